@@ -1,0 +1,172 @@
+"""Polling loops of the provider: wait until a group really serves, and wait until it is gone.
+
+One call per poll: the group while it deploys (its status and counts are enough), then its instances
+once enough are running (readiness and version live there), with a group check now and then to catch
+failures. The first poll comes soon, the rest on a steady schedule that the client's rate budget covers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from components.container_group.readiness import count_ready, progress_line
+from components.salad.client import SaladClient
+from components.salad.errors import SaladApiError
+
+GROUP_CHECK_EVERY = 6  # polls of instances between two looks at the group itself
+
+
+class WaitFailed(Exception):
+    """The group cannot reach the wanted state: failed, vanished, or out of time."""
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    organization: str
+    project: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Pacing:
+    first_poll_seconds: float = 1.0
+    poll_seconds: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Serving:
+    group: dict[str, Any]
+    ready: int
+
+
+def wait_until_serving(
+    client: SaladClient,
+    ref: GroupRef,
+    *,
+    want: int,
+    version: int | None,
+    timeout_seconds: float,
+    pacing: Pacing,
+    say: Callable[[str], None],
+) -> Serving:
+    """Poll until `want` instances (of `version`, when given) run and pass readiness.
+
+    Starts the group if it sits stopped. Raises WaitFailed with Salad's description when the group goes
+    `failed`, when it disappears, or at the deadline.
+    """
+    deadline = pacing.clock() + timeout_seconds
+    next_poll = pacing.clock() + pacing.first_poll_seconds
+    group: dict[str, Any] | None = None
+    instances: list[dict[str, Any]] = []
+    polls_of_instances = 0
+    started = False
+    last_line = ""
+
+    def report(line: str) -> None:
+        nonlocal last_line
+        if line != last_line:
+            say(line)
+            last_line = line
+
+    def poll_again() -> None:
+        nonlocal next_poll
+        if next_poll > deadline:
+            raise WaitFailed(_timeout_message(ref, want, timeout_seconds, last_line))
+        pacing.sleep(max(0.0, next_poll - pacing.clock()))
+        next_poll = max(next_poll + pacing.poll_seconds, pacing.clock())
+
+    while True:
+        poll_again()
+        try:
+            if group is None or not _enough_running(group, want) or polls_of_instances >= GROUP_CHECK_EVERY:
+                group = _fetch_group(client, ref)
+                polls_of_instances = 0
+                if _status(group) == "failed":
+                    description = group["current_state"].get("description") or "no description given"
+                    raise WaitFailed(f"{ref.name}: Salad reports the container group failed: {description}")
+                if _status(group) == "stopped" and want > 0 and not started:
+                    client.start_container_group(ref.organization, ref.project, ref.name)
+                    started = True
+                    say(f"{ref.name}: group was stopped, started it")
+                if want == 0:
+                    return Serving(group, 0)
+                if not _enough_running(group, want):
+                    report(_deploying_line(ref.name, group, want))
+                    continue
+            instances = client.list_instances(ref.organization, ref.project, ref.name)
+            polls_of_instances += 1
+        except SaladApiError as error:
+            if error.is_not_found:
+                raise WaitFailed(f"{ref.name}: the container group was deleted while waiting for it") from None
+            if not error.is_transient:
+                raise
+            say(f"{ref.name}: Salad did not answer this poll ({error.title}); still waiting")
+            continue
+        ready = count_ready(instances, version)
+        report(progress_line(ref.name, instances, want, version))
+        if ready >= want:
+            return Serving(group, ready)
+
+
+def wait_until_gone(
+    client: SaladClient, ref: GroupRef, *, timeout_seconds: float, pacing: Pacing
+) -> None:
+    """Poll until GET answers 404; WaitFailed at the deadline."""
+    deadline = pacing.clock() + timeout_seconds
+    delay = pacing.first_poll_seconds
+    while True:
+        pacing.sleep(min(delay, max(0.0, deadline - pacing.clock())))
+        try:
+            client.get_container_group(ref.organization, ref.project, ref.name)
+        except SaladApiError as error:
+            if error.is_not_found:
+                return
+            if not error.is_transient:
+                raise
+        if pacing.clock() >= deadline:
+            raise WaitFailed(
+                f"{ref.name}: Salad accepted the delete but the group still exists after "
+                f"{timeout_seconds:.0f}s; check the Salad portal"
+            )
+        delay = pacing.poll_seconds
+
+
+def _fetch_group(client: SaladClient, ref: GroupRef) -> dict[str, Any]:
+    return client.get_container_group(ref.organization, ref.project, ref.name)
+
+
+def _status(group: dict[str, Any]) -> str:
+    return str(group.get("current_state", {}).get("status", "unknown"))
+
+
+def _enough_running(group: dict[str, Any], want: int) -> bool:
+    counts = group.get("current_state", {}).get("instance_status_counts", {})
+    return _status(group) == "running" and int(counts.get("running_count", 0)) >= want
+
+
+def _deploying_line(name: str, group: dict[str, Any], want: int) -> str:
+    status = _status(group)
+    if status == "pending":
+        return f"{name}: preparing the image (pending)"
+    counts = group.get("current_state", {}).get("instance_status_counts", {})
+    parts = [
+        f"{int(counts.get(key, 0))} {label}"
+        for key, label in (("allocating_count", "allocating"), ("creating_count", "creating"),
+                           ("running_count", "running"), ("stopping_count", "stopping"))
+        if counts.get(key)
+    ]
+    return f"{name}: {status}, 0/{want} ready" + (", " + ", ".join(parts) if parts else "")
+
+
+def _timeout_message(ref: GroupRef, want: int, timeout_seconds: float, last_line: str) -> str:
+    return (
+        f"{ref.name}: fewer than {want} ready instance(s) after {timeout_seconds / 60:.1f} minutes. "
+        f"Last seen: {last_line or 'no answer'}. Salad cold starts can take 20 minutes or more: raise "
+        "ready_timeout_minutes (waitForReady.timeoutMinutes) or lower min_ready_replicas, and check the "
+        "group's system logs in the Salad portal."
+    )

@@ -1,0 +1,82 @@
+"""Validators for request bodies built from Salad's official OpenAPI spec (strict: unknown fields fail)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SPEC = PROJECT_ROOT.parent / "shared" / "salad-api" / "openapi.yaml"
+SPEC_URI = "urn:salad-openapi"
+
+# Operation → schema of its request body (`components.requestBodies` in the spec).
+CREATE_SCHEMA = "ContainerGroupPrototype"
+PATCH_SCHEMA = "ContainerGroupPatch"
+
+
+def spec_path() -> Path:
+    return Path(os.environ.get("SALAD_OPENAPI_SPEC", str(DEFAULT_SPEC)))
+
+
+def spec_missing_reason() -> str | None:
+    path = spec_path()
+    if path.is_file():
+        return None
+    return f"Salad's OpenAPI spec not found at {path} (set SALAD_OPENAPI_SPEC to its path)"
+
+
+@functools.cache
+def _strict_spec() -> dict[str, Any]:
+    spec = yaml.safe_load(spec_path().read_text())
+    strict = copy.deepcopy(spec)
+    for schema in strict["components"]["schemas"].values():
+        _forbid_unknown_properties(schema)
+    # Spec quirk: it demands at least one probe header, yet Salad's own examples and portal send
+    # `"headers": []` (shared/notes/salad-api.md §4). An empty list is what we send for "no headers".
+    strict["components"]["schemas"]["ContainerGroupProbeHttpHeaders"]["minItems"] = 0
+    return strict
+
+
+def _forbid_unknown_properties(schema: Any) -> None:
+    if isinstance(schema, dict):
+        if "properties" in schema and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+        for value in schema.values():
+            _forbid_unknown_properties(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _forbid_unknown_properties(item)
+
+
+def _is_json_integer(_checker: object, instance: object) -> bool:
+    # JSON Schema counts 2.0 as an integer; Salad's int32 fields want `2`, which is what we must send.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_json_integer),
+)
+
+
+@functools.cache
+def validator(schema_name: str) -> jsonschema.protocols.Validator:
+    resource = Resource(contents=_strict_spec(), specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
+    ref = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
+    strict: jsonschema.protocols.Validator = _StrictValidator(ref, registry=registry)
+    return strict
+
+
+def problems(schema_name: str, body: Any) -> list[str]:
+    """Every way `body` breaks the schema, as `path: message` lines (empty when valid)."""
+    errors = sorted(validator(schema_name).iter_errors(body), key=lambda e: list(e.absolute_path))
+    return [f"{'.'.join(str(p) for p in error.absolute_path) or '<body>'}: {error.message}" for error in errors]
