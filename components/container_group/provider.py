@@ -37,6 +37,7 @@ from components.container_group.waiting import (
 )
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
+from components.salad.rate_budget import shared_budget
 
 PROVIDER_KEY = "__provider"
 DELETE_TIMEOUT_SECONDS = 600.0
@@ -166,14 +167,13 @@ class ContainerGroupProvider(ResourceProvider):
                     if error.is_name_conflict or attempt == CREATE_ATTEMPTS:
                         raise
                     continue  # nothing was created, so posting again is safe
-                self._require_same_spec(client, ref, existing, inputs, gpu_ids, conflict=error.is_name_conflict)
-                _say(f"{ref.name}: the group already exists with this spec (an earlier attempt created it); adopting it")
+                self._require_same_spec(client, ref, existing, inputs)
+                _say(f"{ref.name}: the group already exists with this spec; adopting it")
                 return existing, not error.is_name_conflict
         raise AssertionError("unreachable")
 
     def _require_same_spec(
-        self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props, gpu_ids: list[str],
-        *, conflict: bool,
+        self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props
     ) -> None:
         live = self._live_inputs(client, ref, group, inputs)
         difference = diff_inputs(live, inputs)
@@ -192,8 +192,8 @@ class ContainerGroupProvider(ResourceProvider):
         difference = diff_inputs(live, inputs)
         if difference.replaces:
             raise ContainerGroupError(
-                f"cannot adopt {ref.name!r}: it differs in {', '.join(difference.replaces)}, which Salad cannot "
-                "change in place. Delete the group in the Salad portal or align these settings first."
+                f"cannot adopt {ref.name!r}: it differs in {', '.join(difference.replaces)}, which Salad "
+                "cannot change in place. Delete the group in the Salad portal or align these settings first."
             )
         patch = patch_body(live, inputs, gpu_ids)
         if not patch:
@@ -249,7 +249,8 @@ class ContainerGroupProvider(ResourceProvider):
             )
         with self._lock:
             if self._client is None:
-                self._client = SaladClient(settings.api_key, settings.api_url)
+                budget = shared_budget(settings.api_key, settings.requests_per_minute)
+                self._client = SaladClient(settings.api_key, settings.api_url, rate_budget=budget)
             return self._client
 
     def _current_settings(self) -> ProviderSettings:

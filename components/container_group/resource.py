@@ -22,6 +22,10 @@ class ContainerGroupArgs:
     """Group name, unique in the project: lower-case letters, digits and hyphens, 2-63 characters."""
     image: pulumi.Input[str]
     """Image reference; a digest reference (`repo@sha256:…`) makes every new build an update."""
+    cpu: pulumi.Input[int]
+    """vCPUs per instance, 1-16."""
+    memory: pulumi.Input[int]
+    """Memory per instance in MB, 1024-61440."""
     organization: pulumi.Input[str] | None = None
     """Salad organization; defaults to stack config `salad:organization`."""
     project: pulumi.Input[str] | None = None
@@ -30,10 +34,6 @@ class ContainerGroupArgs:
     """Name shown in the portal (letters, digits, spaces, `,-.`); defaults to `name`."""
     replicas: pulumi.Input[int] | None = None
     """Instances to run, 0-500 (default 1)."""
-    cpu: pulumi.Input[int] | None = None
-    """vCPUs per instance, 1-16 (default 4)."""
-    memory: pulumi.Input[int] | None = None
-    """Memory per instance in MB, 1024-61440 (default 12288)."""
     gpu_classes: pulumi.Input[list[str]] | None = None
     """GPU classes by UUID or name ("RTX 3060 Ti" matches "RTX 3060 Ti (8 GB)"); any of them may be used.
     Empty: CPU only."""
@@ -85,7 +85,9 @@ class ContainerGroup(Resource, module="salad", name="ContainerGroup"):
     ready_replicas: pulumi.Output[int]
     gpu_class_ids: pulumi.Output[list[str]]
 
-    def __init__(self, resource_name: str, args: ContainerGroupArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, resource_name: str, args: ContainerGroupArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         props: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(args)}
         props = {k: v for k, v in props.items() if v is not None}
         props.update({name: None for name in OUTPUT_NAMES})

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.salad.client import DEFAULT_BASE_URL
+from components.salad.rate_budget import DEFAULT_PER_MINUTE
 
 API_KEY = "salad:apiKey"
 API_URL = "salad:apiUrl"
 ORGANIZATION = "salad:organization"
 PROJECT = "salad:project"
 POLL_SECONDS = "salad:pollSeconds"
+REQUESTS_PER_MINUTE = "salad:requestsPerMinute"
 
 DEFAULT_POLL_SECONDS = 5.0
 FIRST_POLL_SECONDS = 1.0
@@ -33,6 +35,7 @@ class ProviderSettings:
     project: str | None = None
     poll_seconds: float = DEFAULT_POLL_SECONDS
     first_poll_seconds: float = FIRST_POLL_SECONDS
+    requests_per_minute: int = DEFAULT_PER_MINUTE
 
 
 def settings_from_config(
@@ -41,13 +44,10 @@ def settings_from_config(
     """Read `salad:*` keys through `get` (a ConfigureRequest's `config.get`), falling back to env."""
     api_key = _text(get(API_KEY)) or env.get("SALAD_API_KEY", "")
     api_url = _text(get(API_URL)) or env.get("SALAD_API_URL", "") or DEFAULT_BASE_URL
-    poll = _text(get(POLL_SECONDS)) or env.get("SALAD_POLL_SECONDS", "")
-    try:
-        poll_seconds = float(poll) if poll else DEFAULT_POLL_SECONDS
-    except ValueError:
-        raise SettingsError(f"{POLL_SECONDS} must be a number of seconds, got {poll!r}") from None
-    if not 0 < poll_seconds <= 300:
-        raise SettingsError(f"{POLL_SECONDS} must be between 0 and 300 seconds, got {poll_seconds}")
+    poll_seconds = _number(get, env, POLL_SECONDS, "SALAD_POLL_SECONDS", DEFAULT_POLL_SECONDS, 0.01, 300)
+    per_minute = _number(
+        get, env, REQUESTS_PER_MINUTE, "SALAD_REQUESTS_PER_MINUTE", DEFAULT_PER_MINUTE, 1, 1_000_000
+    )
     return ProviderSettings(
         api_key=api_key,
         api_url=api_url,
@@ -55,7 +55,22 @@ def settings_from_config(
         project=_text(get(PROJECT)) or env.get("SALAD_PROJECT") or None,
         poll_seconds=poll_seconds,
         first_poll_seconds=min(FIRST_POLL_SECONDS, poll_seconds),
+        requests_per_minute=int(per_minute),
     )
+
+
+def _number(
+    get: Callable[[str], Any], env: Mapping[str, str], key: str, env_name: str, default: float,
+    minimum: float, maximum: float,
+) -> float:
+    raw = _text(get(key)) or env.get(env_name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{key} must be a number between {minimum} and {maximum}, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{key} must be between {minimum} and {maximum}, got {raw}")
+    return value
 
 
 def _text(value: Any) -> str:

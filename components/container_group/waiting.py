@@ -1,8 +1,9 @@
 """Polling loops of the provider: wait until a group really serves, and wait until it is gone.
 
-One call per poll: the group while it deploys (its status and counts are enough), then its instances
-once enough are running (readiness and version live there), with a group check now and then to catch
-failures. The first poll comes soon, the rest on a steady schedule that the client's rate budget covers.
+One call per poll: the group while Salad prepares the image, then its instances (their states,
+readiness and version tell the progress), with a look at the group now and then to catch a stop, a
+failure or a delete. The first poll comes soon, the rest on a steady schedule that the client's rate
+budget covers.
 """
 
 from __future__ import annotations
@@ -83,26 +84,27 @@ def wait_until_serving(
     while True:
         poll_again()
         try:
-            if group is None or not _enough_running(group, want) or polls_of_instances >= GROUP_CHECK_EVERY:
-                group = _fetch_group(client, ref)
+            if group is None or not _deploying(group) or polls_of_instances >= GROUP_CHECK_EVERY:
+                group = client.get_container_group(ref.organization, ref.project, ref.name)
                 polls_of_instances = 0
-                if _status(group) == "failed":
+                status = _status(group)
+                if status == "failed":
                     description = group["current_state"].get("description") or "no description given"
                     raise WaitFailed(f"{ref.name}: Salad reports the container group failed: {description}")
-                if _status(group) == "stopped" and want > 0 and not started:
+                if status == "stopped" and want > 0 and not started:
                     client.start_container_group(ref.organization, ref.project, ref.name)
                     started = True
-                    say(f"{ref.name}: group was stopped, started it")
+                    say(f"{ref.name}: the group was stopped; started it")
                 if want == 0:
                     return Serving(group, 0)
-                if not _enough_running(group, want):
-                    report(_deploying_line(ref.name, group, want))
+                if not _deploying(group):
+                    report(f"{ref.name}: {_PHASES.get(status, status)}")
                     continue
             instances = client.list_instances(ref.organization, ref.project, ref.name)
             polls_of_instances += 1
         except SaladApiError as error:
             if error.is_not_found:
-                raise WaitFailed(f"{ref.name}: the container group was deleted while waiting for it") from None
+                raise WaitFailed(f"{ref.name}: the group was deleted while waiting for it") from None
             if not error.is_transient:
                 raise
             say(f"{ref.name}: Salad did not answer this poll ({error.title}); still waiting")
@@ -136,31 +138,20 @@ def wait_until_gone(
         delay = pacing.poll_seconds
 
 
-def _fetch_group(client: SaladClient, ref: GroupRef) -> dict[str, Any]:
-    return client.get_container_group(ref.organization, ref.project, ref.name)
+_PHASES = {
+    "pending": "preparing the image (pending)",
+    "stopped": "stopped, starting",
+    "succeeded": "finished (succeeded)",
+}
 
 
 def _status(group: dict[str, Any]) -> str:
     return str(group.get("current_state", {}).get("status", "unknown"))
 
 
-def _enough_running(group: dict[str, Any], want: int) -> bool:
-    counts = group.get("current_state", {}).get("instance_status_counts", {})
-    return _status(group) == "running" and int(counts.get("running_count", 0)) >= want
-
-
-def _deploying_line(name: str, group: dict[str, Any], want: int) -> str:
-    status = _status(group)
-    if status == "pending":
-        return f"{name}: preparing the image (pending)"
-    counts = group.get("current_state", {}).get("instance_status_counts", {})
-    parts = [
-        f"{int(counts.get(key, 0))} {label}"
-        for key, label in (("allocating_count", "allocating"), ("creating_count", "creating"),
-                           ("running_count", "running"), ("stopping_count", "stopping"))
-        if counts.get(key)
-    ]
-    return f"{name}: {status}, 0/{want} ready" + (", " + ", ".join(parts) if parts else "")
+def _deploying(group: dict[str, Any]) -> bool:
+    """Past image preparation: from here on the instances tell the progress."""
+    return _status(group) in ("deploying", "running")
 
 
 def _timeout_message(ref: GroupRef, want: int, timeout_seconds: float, last_line: str) -> str:

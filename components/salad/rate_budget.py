@@ -63,7 +63,7 @@ _shared_lock = threading.Lock()
 
 def shared_budget(api_key: str, requests: int = DEFAULT_PER_MINUTE, per_seconds: float = 60.0) -> RateBudget:
     """The process-wide budget of one API key (identified by a hash, so the key is never held here)."""
-    key_id = hashlib.sha256(api_key.encode()).hexdigest()
+    key_id = f"{hashlib.sha256(api_key.encode()).hexdigest()}/{requests}/{per_seconds}"
     with _shared_lock:
         budget = _shared.get(key_id)
         if budget is None:

@@ -1,0 +1,1 @@
+"""Engine-level test support: drive a Pulumi Python dynamic provider over gRPC, without the CLI."""
