@@ -38,9 +38,7 @@ class ProviderSettings:
     requests_per_minute: int = DEFAULT_PER_MINUTE
 
 
-def settings_from_config(
-    get: Callable[[str], Any], env: Mapping[str, str] = os.environ
-) -> ProviderSettings:
+def settings_from_config(get: Callable[[str], Any], env: Mapping[str, str] = os.environ) -> ProviderSettings:
     """Read `salad:*` keys through `get` (a ConfigureRequest's `config.get`), falling back to env."""
     api_key = _text(get(API_KEY)) or env.get("SALAD_API_KEY", "")
     api_url = _text(get(API_URL)) or env.get("SALAD_API_URL", "") or DEFAULT_BASE_URL
@@ -60,8 +58,13 @@ def settings_from_config(
 
 
 def _number(
-    get: Callable[[str], Any], env: Mapping[str, str], key: str, env_name: str, default: float,
-    minimum: float, maximum: float,
+    get: Callable[[str], Any],
+    env: Mapping[str, str],
+    key: str,
+    env_name: str,
+    default: float,
+    minimum: float,
+    maximum: float,
 ) -> float:
     raw = _text(get(key)) or env.get(env_name, "")
     try:

@@ -115,9 +115,7 @@ def wait_until_serving(
             return Serving(group, ready)
 
 
-def wait_until_gone(
-    client: SaladClient, ref: GroupRef, *, timeout_seconds: float, pacing: Pacing
-) -> None:
+def wait_until_gone(client: SaladClient, ref: GroupRef, *, timeout_seconds: float, pacing: Pacing) -> None:
     """Poll until GET answers 404; WaitFailed at the deadline."""
     deadline = pacing.clock() + timeout_seconds
     delay = pacing.first_poll_seconds

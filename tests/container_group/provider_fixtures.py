@@ -34,7 +34,9 @@ class ScaledTimeProvider(ContainerGroupProvider):
         )
 
 
-def configure(provider: ContainerGroupProvider, emulator: SaladEmulator, **config: str) -> ContainerGroupProvider:
+def configure(
+    provider: ContainerGroupProvider, emulator: SaladEmulator, **config: str
+) -> ContainerGroupProvider:
     values = {
         "salad:apiKey": TEST_API_KEY,
         "salad:apiUrl": emulator.base_url,
@@ -58,15 +60,21 @@ def wire_inputs(**overrides: Any) -> dict[str, Any]:
         "memory": 12288.0,
         "gpu_classes": ["RTX 3060 Ti"],
         "gateway": {"port": 7860.0, "auth": True},
-        "startup_probe": {"http": {"path": "/internal/profile-startup", "port": 7860.0},
-                          "initial_delay_seconds": 30.0, "period_seconds": 10.0, "failure_threshold": 20.0},
+        "startup_probe": {
+            "http": {"path": "/internal/profile-startup", "port": 7860.0},
+            "initial_delay_seconds": 30.0,
+            "period_seconds": 10.0,
+            "failure_threshold": 20.0,
+        },
         "liveness_probe": {"http": {"path": "/internal/ping", "port": 7860.0}},
     }
     news.update(overrides)
     return {k: v for k, v in news.items() if v is not None}
 
 
-def checked(provider: ContainerGroupProvider, olds: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+def checked(
+    provider: ContainerGroupProvider, olds: dict[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
     result = provider.check(olds or {}, wire_inputs(**overrides))
     assert not result.failures, [(f.property, f.reason) for f in result.failures]
     return dict(result.inputs)

@@ -33,8 +33,11 @@ def calls(emulator: SaladEmulator, method: str, suffix: str = "") -> list[Any]:
 
 
 def list_groups(emulator: SaladEmulator) -> list[dict[str, Any]]:
-    response = requests.get(f"{emulator.base_url}/organizations/{ORG}/projects/{PROJECT}/containers",
-                            headers={"Salad-Api-Key": TEST_API_KEY}, timeout=5)
+    response = requests.get(
+        f"{emulator.base_url}/organizations/{ORG}/projects/{PROJECT}/containers",
+        headers={"Salad-Api-Key": TEST_API_KEY},
+        timeout=5,
+    )
     return list(response.json()["items"])
 
 
@@ -73,8 +76,9 @@ def test_create_sends_integers_and_priority_under_container(
     assert type(post.body["replicas"]) is int and type(post.body["container"]["resources"]["cpu"]) is int
 
 
-def test_slow_deploy_prints_progress_and_succeeds(salad_emulator_factory: EmulatorFactory,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_slow_deploy_prints_progress_and_succeeds(
+    salad_emulator_factory: EmulatorFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     emulator = salad_emulator_factory(
         Timings(image_prepare=0.4, allocating=0.3, downloading=0.6, creating=0.3, ready=0.3)
     )
@@ -87,8 +91,9 @@ def test_slow_deploy_prints_progress_and_succeeds(salad_emulator_factory: Emulat
     assert lines[-1].startswith(f"{NAME}: 1/1 ready")
 
 
-def test_start_is_sent_when_autostart_is_off(provider: ContainerGroupProvider,
-                                             salad_emulator: SaladEmulator) -> None:
+def test_start_is_sent_when_autostart_is_off(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     _, outs = create(provider, autostart=False, replicas=1.0)
     assert outs["ready_replicas"] == 1
     assert len(calls(salad_emulator, "POST", "/start")) == 1
@@ -104,7 +109,9 @@ def test_failed_image_fails_fast_with_salads_description_and_cleans_up(
     assert salad_emulator.group(ORG, PROJECT, NAME) is None
 
 
-def test_never_ready_hits_the_deadline(provider: ContainerGroupProvider, salad_emulator: SaladEmulator) -> None:
+def test_never_ready_hits_the_deadline(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     salad_emulator.never_ready("sha256:1111")
     with pytest.raises(ContainerGroupError, match="fewer than 1 ready instance") as caught:
         create(provider, ready_timeout_minutes=1.0, replicas=1.0)
@@ -112,15 +119,17 @@ def test_never_ready_hits_the_deadline(provider: ContainerGroupProvider, salad_e
     assert salad_emulator.group(ORG, PROJECT, NAME) is None
 
 
-def test_unknown_gpu_fails_before_any_write(provider: ContainerGroupProvider,
-                                            salad_emulator: SaladEmulator) -> None:
+def test_unknown_gpu_fails_before_any_write(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     with pytest.raises(ContainerGroupError, match="RTX 3060 Ti \\(8 GB\\)"):
         create(provider, gpu_classes=["RTX 9999"])
     assert not calls(salad_emulator, "POST")
 
 
-def test_missing_api_key_is_a_clear_error(salad_emulator: SaladEmulator,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_api_key_is_a_clear_error(
+    salad_emulator: SaladEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SALAD_API_KEY", raising=False)
     provider = configure(ContainerGroupProvider(), salad_emulator, **{"salad:apiKey": ""})
     with pytest.raises(ValueError, match="salad:apiKey"):
@@ -131,8 +140,9 @@ def test_missing_api_key_is_a_clear_error(salad_emulator: SaladEmulator,
 # ambiguous creates, name conflicts and adoption
 
 
-def test_create_answered_503_adopts_what_it_created(provider: ContainerGroupProvider,
-                                                     salad_emulator: SaladEmulator) -> None:
+def test_create_answered_503_adopts_what_it_created(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     salad_emulator.inject_create_then_503()
     id_, _ = create(provider)
     groups = [g for g in (salad_emulator.group(ORG, PROJECT, NAME),) if g]
@@ -140,15 +150,17 @@ def test_create_answered_503_adopts_what_it_created(provider: ContainerGroupProv
     assert len(calls(salad_emulator, "POST", "/containers")) == 1
 
 
-def test_dropped_create_that_did_nothing_is_posted_again(provider: ContainerGroupProvider,
-                                                          salad_emulator: SaladEmulator) -> None:
+def test_dropped_create_that_did_nothing_is_posted_again(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     salad_emulator.inject_drop(method="POST", path_re="/containers$")
     create(provider)
     assert [r.status for r in calls(salad_emulator, "POST", "/containers")][-1] == 201
 
 
-def test_faults_everywhere_converge_on_exactly_one_group(provider: ContainerGroupProvider,
-                                                          salad_emulator: SaladEmulator) -> None:
+def test_faults_everywhere_converge_on_exactly_one_group(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     salad_emulator.inject_status(429, times=2, retry_after="0")
     salad_emulator.inject_status(503, times=2, html=True, method="GET")
     salad_emulator.inject_drop(times=1, method="GET")
@@ -158,8 +170,9 @@ def test_faults_everywhere_converge_on_exactly_one_group(provider: ContainerGrou
     assert len([r for r in calls(salad_emulator, "POST", "/containers") if r.status in (201, 503)]) == 1
 
 
-def test_existing_group_with_the_same_spec_is_adopted(provider: ContainerGroupProvider,
-                                                      salad_emulator: SaladEmulator) -> None:
+def test_existing_group_with_the_same_spec_is_adopted(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     first_id, _ = create(provider)
     second = configure(ScaledTimeProvider(), salad_emulator)
     second_id, _ = create(second)
@@ -167,8 +180,9 @@ def test_existing_group_with_the_same_spec_is_adopted(provider: ContainerGroupPr
     assert not calls(salad_emulator, "PATCH")
 
 
-def test_existing_group_that_differs_fails_with_what_to_do(provider: ContainerGroupProvider,
-                                                           salad_emulator: SaladEmulator) -> None:
+def test_existing_group_that_differs_fails_with_what_to_do(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     create(provider)
     with pytest.raises(ContainerGroupError, match="adopt: true") as caught:
         create(configure(ScaledTimeProvider(), salad_emulator), replicas=3.0)
@@ -176,8 +190,9 @@ def test_existing_group_that_differs_fails_with_what_to_do(provider: ContainerGr
     assert salad_emulator.group(ORG, PROJECT, NAME) is not None  # someone else's group is left alone
 
 
-def test_adopt_takes_over_and_patches_an_existing_group(provider: ContainerGroupProvider,
-                                                        salad_emulator: SaladEmulator) -> None:
+def test_adopt_takes_over_and_patches_an_existing_group(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     create(provider, replicas=1.0)
     salad_emulator.clear_log()
     adopter = configure(ScaledTimeProvider(), salad_emulator)
@@ -188,8 +203,9 @@ def test_adopt_takes_over_and_patches_an_existing_group(provider: ContainerGroup
     assert outs["replicas"] == 2
 
 
-def test_adopt_refuses_what_salad_cannot_patch(provider: ContainerGroupProvider,
-                                               salad_emulator: SaladEmulator) -> None:
+def test_adopt_refuses_what_salad_cannot_patch(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     create(provider, restart_policy="never")
     with pytest.raises(ContainerGroupError, match="restart_policy"):
         create(configure(ScaledTimeProvider(), salad_emulator), adopt=True)
@@ -209,17 +225,25 @@ PATCHABLE_CHANGES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("country_codes", {"country_codes": ["us", "ca"]}, {"country_codes": ["us", "ca"]}),
     ("image_caching", {"image_caching": False}, {"container": {"image_caching": False}}),
     ("command", {"command": ["python", "webui.py"]}, {"container": {"command": ["python", "webui.py"]}}),
-    ("environment_variables", {"environment_variables": {"CLI_ARGS": "--api"}},
-     {"container": {"environment_variables": {"CLI_ARGS": "--api"}}}),
+    (
+        "environment_variables",
+        {"environment_variables": {"CLI_ARGS": "--api"}},
+        {"container": {"environment_variables": {"CLI_ARGS": "--api"}}},
+    ),
     ("gateway.port", {"gateway": {"port": 7861.0, "auth": True}}, {"networking": {"port": 7861}}),
     ("liveness_probe removed", {"liveness_probe": None}, {"liveness_probe": None}),
 ]
 
 
-@pytest.mark.parametrize(("label", "change", "expected_patch"), PATCHABLE_CHANGES, ids=[c[0] for c in PATCHABLE_CHANGES])
+@pytest.mark.parametrize(
+    ("label", "change", "expected_patch"), PATCHABLE_CHANGES, ids=[c[0] for c in PATCHABLE_CHANGES]
+)
 def test_each_patchable_change_sends_one_patch_with_only_that_field(
-    provider: ContainerGroupProvider, salad_emulator: SaladEmulator,
-    label: str, change: dict[str, Any], expected_patch: dict[str, Any],
+    provider: ContainerGroupProvider,
+    salad_emulator: SaladEmulator,
+    label: str,
+    change: dict[str, Any],
+    expected_patch: dict[str, Any],
 ) -> None:
     id_, olds = create(provider)
     news = checked(provider, olds, **change)
@@ -233,8 +257,9 @@ def test_each_patchable_change_sends_one_patch_with_only_that_field(
     assert set(olds) <= set(outs) | {"liveness_probe"}, "update must return every output"
 
 
-def test_gpu_class_change_patches_resolved_ids(provider: ContainerGroupProvider,
-                                               salad_emulator: SaladEmulator) -> None:
+def test_gpu_class_change_patches_resolved_ids(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     news = checked(provider, olds, gpu_classes=["rtx 4090"])
     provider.update(id_, olds, news)
@@ -243,18 +268,22 @@ def test_gpu_class_change_patches_resolved_ids(provider: ContainerGroupProvider,
     assert patch.body == {"container": {"resources": {"gpu_classes": wanted}}}
 
 
-def test_registry_credentials_change_is_patched(provider: ContainerGroupProvider,
-                                                salad_emulator: SaladEmulator) -> None:
+def test_registry_credentials_change_is_patched(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     creds = {"basic": {"username": "u", "password": "p1"}}
     id_, olds = create(provider, registry_authentication=creds)
     news = checked(provider, olds, registry_authentication={"basic": {"username": "u", "password": "p2"}})
     provider.update(id_, olds, news)
     (patch,) = calls(salad_emulator, "PATCH")
-    assert patch.body == {"container": {"registry_authentication": {"basic": {"username": "u", "password": "p2"}}}}
+    assert patch.body == {
+        "container": {"registry_authentication": {"basic": {"username": "u", "password": "p2"}}}
+    }
 
 
-def test_image_change_waits_for_the_new_version(provider: ContainerGroupProvider,
-                                                salad_emulator: SaladEmulator) -> None:
+def test_image_change_waits_for_the_new_version(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     news = checked(provider, olds, image=NEW_IMAGE)
     outs = dict(provider.update(id_, olds, news).outs or {})
@@ -264,31 +293,41 @@ def test_image_change_waits_for_the_new_version(provider: ContainerGroupProvider
     assert outs["image"] == NEW_IMAGE
 
 
-def test_wait_settings_change_sends_no_patch(provider: ContainerGroupProvider,
-                                             salad_emulator: SaladEmulator) -> None:
+def test_wait_settings_change_sends_no_patch(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     news = checked(provider, olds, ready_timeout_minutes=60.0)
     provider.update(id_, olds, news)
     assert not calls(salad_emulator, "PATCH")
 
 
-def test_no_change_diff_is_none_and_calls_nothing(provider: ContainerGroupProvider,
-                                                  salad_emulator: SaladEmulator) -> None:
+def test_no_change_diff_is_none_and_calls_nothing(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     salad_emulator.clear_log()
     assert provider.diff(id_, olds, checked(provider, olds)).changes is False
     assert not salad_emulator.request_log()
 
 
-@pytest.mark.parametrize(("change", "replaced", "delete_first"), [
-    ({"name": "sd-other"}, "name", False),
-    ({"restart_policy": "never"}, "restart_policy", True),
-    ({"autostart": False}, "autostart", True),
-    ({"gateway": None}, "gateway", True),
-    ({"gateway": {"port": 7860.0, "auth": False}}, "gateway", True),
-])
-def test_replace_rules(provider: ContainerGroupProvider, salad_emulator: SaladEmulator,
-                       change: dict[str, Any], replaced: str, delete_first: bool) -> None:
+@pytest.mark.parametrize(
+    ("change", "replaced", "delete_first"),
+    [
+        ({"name": "sd-other"}, "name", False),
+        ({"restart_policy": "never"}, "restart_policy", True),
+        ({"autostart": False}, "autostart", True),
+        ({"gateway": None}, "gateway", True),
+        ({"gateway": {"port": 7860.0, "auth": False}}, "gateway", True),
+    ],
+)
+def test_replace_rules(
+    provider: ContainerGroupProvider,
+    salad_emulator: SaladEmulator,
+    change: dict[str, Any],
+    replaced: str,
+    delete_first: bool,
+) -> None:
     id_, olds = create(provider)
     result = provider.diff(id_, olds, checked(provider, olds, **change))
     assert result.changes and replaced in (result.replaces or [])
@@ -300,7 +339,9 @@ def test_replace_rules(provider: ContainerGroupProvider, salad_emulator: SaladEm
 
 def test_read_shows_drift(provider: ContainerGroupProvider, salad_emulator: SaladEmulator) -> None:
     id_, olds = create(provider)
-    salad_emulator.edit_out_of_band(ORG, PROJECT, NAME, {"replicas": 5, "container": {"resources": {"cpu": 8}}})
+    salad_emulator.edit_out_of_band(
+        ORG, PROJECT, NAME, {"replicas": 5, "container": {"resources": {"cpu": 8}}}
+    )
     result = provider.read(id_, olds)
     assert result.id == id_ and result.inputs is not None and result.outs is not None
     assert result.inputs["replicas"] == 5 and result.inputs["cpu"] == 8
@@ -310,16 +351,18 @@ def test_read_shows_drift(provider: ContainerGroupProvider, salad_emulator: Sala
     assert diff.changes and not diff.replaces
 
 
-def test_read_of_a_group_deleted_out_of_band_is_empty(provider: ContainerGroupProvider,
-                                                      salad_emulator: SaladEmulator) -> None:
+def test_read_of_a_group_deleted_out_of_band_is_empty(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     salad_emulator.delete_out_of_band(ORG, PROJECT, NAME)
     result = provider.read(id_, olds)
     assert result.id == "" and result.outs == {}
 
 
-def test_delete_waits_until_gone_and_twice_is_fine(provider: ContainerGroupProvider,
-                                                   salad_emulator: SaladEmulator) -> None:
+def test_delete_waits_until_gone_and_twice_is_fine(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     provider.delete(id_, olds)
     assert salad_emulator.group(ORG, PROJECT, NAME) is None
@@ -327,19 +370,21 @@ def test_delete_waits_until_gone_and_twice_is_fine(provider: ContainerGroupProvi
     assert [r.status for r in calls(salad_emulator, "DELETE")] == [202, 404]
 
 
-def test_update_of_a_group_deleted_out_of_band_fails_clearly(provider: ContainerGroupProvider,
-                                                             salad_emulator: SaladEmulator) -> None:
+def test_update_of_a_group_deleted_out_of_band_fails_clearly(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
     id_, olds = create(provider)
     salad_emulator.delete_out_of_band(ORG, PROJECT, NAME)
-    with pytest.raises(Exception, match="404|deleted"):
+    with pytest.raises(Exception, match=r"404|deleted"):
         provider.update(id_, olds, checked(provider, olds, replicas=3.0))
 
 
 # secrets
 
 
-def test_api_key_in_no_output_and_not_pickled(provider: ContainerGroupProvider,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_api_key_in_no_output_and_not_pickled(
+    provider: ContainerGroupProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
     import dill  # type: ignore[import-untyped]
 
     _, outs = create(provider)

@@ -79,4 +79,6 @@ def validator(schema_name: str) -> jsonschema.protocols.Validator:
 def problems(schema_name: str, body: Any) -> list[str]:
     """Every way `body` breaks the schema, as `path: message` lines (empty when valid)."""
     errors = sorted(validator(schema_name).iter_errors(body), key=lambda e: list(e.absolute_path))
-    return [f"{'.'.join(str(p) for p in error.absolute_path) or '<body>'}: {error.message}" for error in errors]
+    return [
+        f"{'.'.join(str(p) for p in error.absolute_path) or '<body>'}: {error.message}" for error in errors
+    ]

@@ -101,11 +101,13 @@ def test_preview_with_unknown_image(engine: DynamicProviderProcess, salad_emulat
     assert engine.update(id_, URN, state, built)["version"] == state["version"] + 1
 
 
-def test_api_key_never_leaves_the_provider(engine: DynamicProviderProcess, salad_emulator: SaladEmulator) -> None:
+def test_api_key_never_leaves_the_provider(
+    engine: DynamicProviderProcess, salad_emulator: SaladEmulator
+) -> None:
     news = program_inputs(registry_authentication={"basic": {"username": "me", "password": "registry-pass"}})
     checked, _ = engine.check(URN, {}, news)
     id_, state = engine.create(URN, checked)
-    read_id, outs, inputs = engine.read(id_, URN, state, checked)
+    _, outs, inputs = engine.read(id_, URN, state, checked)
     engine.delete(id_, URN, outs)
     pickled = base64.b64decode(news[PROVIDER_KEY])
     assert TEST_API_KEY.encode() not in pickled

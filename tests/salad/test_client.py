@@ -15,7 +15,9 @@ from tests.fakes.salad_api import SaladEmulator
 from tests.fakes.waiting import wait_until
 
 ORG, PROJECT = "acme", "sd-dev"
-FAST_RETRY = RetryPolicy(max_retries=4, backoff_factor=0.05, backoff_max=0.2, jitter=0.02, max_total_seconds=10)
+FAST_RETRY = RetryPolicy(
+    max_retries=4, backoff_factor=0.05, backoff_max=0.2, jitter=0.02, max_total_seconds=10
+)
 
 
 def make_client(emulator: SaladEmulator, **kwargs: Any) -> SaladClient:
@@ -28,7 +30,10 @@ def make_client(emulator: SaladEmulator, **kwargs: Any) -> SaladClient:
 def group_body(name: str = "sd-test", **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": name,
-        "container": {"image": "registry.example/sd@sha256:" + "a" * 64, "resources": {"cpu": 4, "memory": 12288}},
+        "container": {
+            "image": "registry.example/sd@sha256:" + "a" * 64,
+            "resources": {"cpu": 4, "memory": 12288},
+        },
         "autostart_policy": True,
         "replicas": 1,
         "restart_policy": "always",
@@ -73,14 +78,20 @@ def test_update_sends_merge_patch(client: SaladClient, salad_emulator: SaladEmul
 
 def test_start_stop_instances_and_delete(client: SaladClient, salad_emulator: SaladEmulator) -> None:
     client.create_container_group(ORG, PROJECT, group_body(autostart_policy=False))
-    assert wait_until(lambda: client.get_container_group(ORG, PROJECT, "sd-test")["current_state"]["status"]
-                      == "stopped", timeout=5)
+    assert wait_until(
+        lambda: client.get_container_group(ORG, PROJECT, "sd-test")["current_state"]["status"] == "stopped",
+        timeout=5,
+    )
     client.start_container_group(ORG, PROJECT, "sd-test")
-    assert wait_until(lambda: any(i["state"] == "running" for i in client.list_instances(ORG, PROJECT, "sd-test")),
-                      timeout=5)
+    assert wait_until(
+        lambda: any(i["state"] == "running" for i in client.list_instances(ORG, PROJECT, "sd-test")),
+        timeout=5,
+    )
     client.stop_container_group(ORG, PROJECT, "sd-test")
-    assert wait_until(lambda: client.get_container_group(ORG, PROJECT, "sd-test")["current_state"]["status"]
-                      == "stopped", timeout=5)
+    assert wait_until(
+        lambda: client.get_container_group(ORG, PROJECT, "sd-test")["current_state"]["status"] == "stopped",
+        timeout=5,
+    )
     client.delete_container_group(ORG, PROJECT, "sd-test")
     assert wait_until(lambda: salad_emulator.group(ORG, PROJECT, "sd-test") is None, timeout=5)
     assert [r.path.rsplit("/", 1)[-1] for r in requests_to(salad_emulator, "POST")][1:] == ["start", "stop"]
@@ -172,8 +183,9 @@ def test_429_without_retry_after_backs_off(client: SaladClient, salad_emulator: 
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
-def test_gateway_errors_are_retried_for_reads(client: SaladClient, salad_emulator: SaladEmulator,
-                                               status: int) -> None:
+def test_gateway_errors_are_retried_for_reads(
+    client: SaladClient, salad_emulator: SaladEmulator, status: int
+) -> None:
     salad_emulator.inject_status(status, times=2, html=True)
     assert client.get_quotas(ORG)
     assert [c.status for c in requests_to(salad_emulator, "GET", "/quotas")] == [status, status, 200]
@@ -213,7 +225,9 @@ def test_gives_up_after_the_retry_count(salad_emulator: SaladEmulator) -> None:
 
 
 def test_gives_up_after_the_time_bound(salad_emulator: SaladEmulator) -> None:
-    policy = RetryPolicy(max_retries=100, backoff_factor=0.2, backoff_max=0.2, jitter=0, max_total_seconds=1.0)
+    policy = RetryPolicy(
+        max_retries=100, backoff_factor=0.2, backoff_max=0.2, jitter=0, max_total_seconds=1.0
+    )
     client = make_client(salad_emulator, retry=policy)
     salad_emulator.inject_status(503, times=1000)
     started = time.monotonic()
@@ -253,7 +267,9 @@ def test_create_dropped_is_not_retried(client: SaladClient, salad_emulator: Sala
     assert len(requests_to(salad_emulator, "POST", "/containers")) == 1
 
 
-def test_create_rate_limited_is_retried_once_created(client: SaladClient, salad_emulator: SaladEmulator) -> None:
+def test_create_rate_limited_is_retried_once_created(
+    client: SaladClient, salad_emulator: SaladEmulator
+) -> None:
     salad_emulator.inject_status(429, method="POST", path_re="/containers$")
     assert client.create_container_group(ORG, PROJECT, group_body())["name"] == "sd-test"
     assert [r.status for r in requests_to(salad_emulator, "POST", "/containers")] == [429, 201]
@@ -303,9 +319,12 @@ def test_api_key_never_in_errors_logs_or_reprs(
     texts = [repr(client)]
     salad_emulator.inject_status(503, times=2, html=True)
     salad_emulator.inject_drop(times=2, path_re="quotas")
-    for call in (lambda: client.list_gpu_classes(ORG), lambda: client.get_quotas(ORG),
-                 lambda: client.get_container_group(ORG, PROJECT, "nope"),
-                 lambda: client.create_container_group(ORG, PROJECT, {"name": "x"})):
+    for call in (
+        lambda: client.list_gpu_classes(ORG),
+        lambda: client.get_quotas(ORG),
+        lambda: client.get_container_group(ORG, PROJECT, "nope"),
+        lambda: client.create_container_group(ORG, PROJECT, {"name": "x"}),
+    ):
         with pytest.raises(SaladApiError) as caught:
             call()
         texts += [str(caught.value), repr(caught.value), repr(caught.value.args)]

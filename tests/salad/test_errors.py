@@ -9,15 +9,24 @@ from components.salad.errors import SaladApiError, error_from_response, readable
 
 def build(status: int, body: bytes, content_type: str = "application/json") -> SaladApiError:
     return error_from_response(
-        method="POST", path="/organizations/o/projects/p/containers", status=status,
-        reason="Bad Request", content_type=content_type, body=body,
+        method="POST",
+        path="/organizations/o/projects/p/containers",
+        status=status,
+        reason="Bad Request",
+        content_type=content_type,
+        body=body,
     )
 
 
 def test_problem_details_fields() -> None:
     body = json.dumps({"type": "name_conflict", "title": "Conflict", "status": 400, "detail": "name taken"})
     error = build(400, body.encode())
-    assert (error.status, error.type, error.title, error.detail) == (400, "name_conflict", "Conflict", "name taken")
+    assert (error.status, error.type, error.title, error.detail) == (
+        400,
+        "name_conflict",
+        "Conflict",
+        "name taken",
+    )
     assert error.is_name_conflict and not error.is_not_found
     assert str(error) == (
         "Salad API POST /organizations/o/projects/p/containers failed (HTTP 400): Conflict: name taken"
@@ -31,8 +40,10 @@ def test_name_conflict_as_a_url_type() -> None:
 
 
 def test_html_page_reduced_to_its_text() -> None:
-    page = (b"<html><head><title>502 Bad Gateway</title><style>body{color:red}</style></head>"
-            b"<body><h1>502 Bad Gateway</h1><script>var x=1;</script><p>cloudflare &amp; nginx</p></body></html>")
+    page = (
+        b"<html><head><title>502 Bad Gateway</title><style>body{color:red}</style></head>"
+        b"<body><h1>502 Bad Gateway</h1><script>var x=1;</script><p>cloudflare &amp; nginx</p></body></html>"
+    )
     error = build(502, page, "text/html")
     assert error.title == "Bad Request"
     assert error.detail.startswith("502 Bad Gateway")

@@ -30,7 +30,9 @@ def grant_times(budget: RateBudget, clock: FakeClock, count: int) -> list[float]
     return times
 
 
-@pytest.mark.parametrize(("requests", "per_seconds", "burst"), [(200, 60.0, 5), (10, 1.0, 3), (240, 60.0, 40)])
+@pytest.mark.parametrize(
+    ("requests", "per_seconds", "burst"), [(200, 60.0, 5), (10, 1.0, 3), (240, 60.0, 40)]
+)
 def test_no_window_exceeds_the_budget(requests: int, per_seconds: float, burst: int) -> None:
     clock = FakeClock()
     budget = RateBudget(requests, per_seconds, burst=burst, clock=clock, sleep=clock.sleep)
