@@ -111,7 +111,15 @@ class ContainerGroupProvider(ResourceProvider):
         patch = patch_body(_without_provider(olds), inputs, gpu_ids)
         version = None
         if patch:
-            updated = client.update_container_group(ref.organization, ref.project, ref.name, patch)
+            try:
+                updated = client.update_container_group(ref.organization, ref.project, ref.name, patch)
+            except SaladApiError as error:
+                if error.is_not_found:
+                    raise ContainerGroupError(
+                        f"{ref.name}: the container group no longer exists in Salad (deleted outside Pulumi). "
+                        "Run `pulumi refresh` to drop it from the state, then `pulumi up` to create it again."
+                    ) from None
+                raise
             if updated.get("version") != olds.get("version"):
                 version = int(updated["version"])
         serving = self._wait_serving(client, ref, inputs, version=version)

@@ -1,0 +1,165 @@
+"""Benchmark of the ContainerGroup provider against the Salad emulator; prints figures, asserts nothing.
+
+    venv/bin/python -m bench.container_group_bench            # realistic Salad timings, 6x faster (~2 min)
+    venv/bin/python -m bench.container_group_bench --speed 30 # quicker, less realistic
+
+Figures and targets (DEVELOPERS.md, issue 3): API calls for create, a no-op diff (target 0), a replicas update
+(target 1 PATCH) and delete; readiness detection latency, from the emulator's first ready instance to `create`
+returning (target <= 5 s); peak request rate with 10 groups deploying in parallel (target <= 200/min).
+The provider runs with its production pacing (first poll 1 s, then every 5 s) and rate budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+
+from components.container_group.provider import ContainerGroupProvider
+from tests.fakes.salad_api import LoggedRequest, SaladEmulator, Timings
+
+ORG, PROJECT = "bench-org", "bench"
+API_KEY = "bench-key"
+IMAGE = "registry.example/salad-sd@sha256:" + "b" * 64
+
+
+def provider_for(emulator: SaladEmulator) -> ContainerGroupProvider:
+    provider = ContainerGroupProvider()
+    config = {
+        "salad:apiKey": API_KEY,
+        "salad:apiUrl": emulator.base_url,
+        "salad:organization": ORG,
+        "salad:project": PROJECT,
+    }
+    provider.configure(ConfigureRequest(Config(config, "salad-sd")))
+    return provider
+
+
+def wire_inputs(name: str, replicas: float = 2.0) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": IMAGE,
+        "replicas": replicas,
+        "cpu": 4.0,
+        "memory": 12288.0,
+        "gpu_classes": ["RTX 3060 Ti"],
+        "gateway": {"port": 7860.0},
+        "liveness_probe": {"http": {"path": "/internal/ping", "port": 7860.0}},
+    }
+
+
+def checked(
+    provider: ContainerGroupProvider, inputs: dict[str, Any], olds: dict[str, Any] | None = None
+) -> Any:
+    result = provider.check(olds or {}, inputs)
+    assert not result.failures, result.failures
+    return result.inputs
+
+
+def calls_between(log: list[LoggedRequest], start: float, end: float) -> list[LoggedRequest]:
+    return [r for r in log if start <= r.time <= end]
+
+
+def describe(calls: list[LoggedRequest]) -> str:
+    kinds: dict[str, int] = {}
+    for call in calls:
+        last = call.path.rsplit("/", 1)[-1]
+        target = last if last in ("instances", "gpu-classes", "containers", "start") else "group"
+        kind = f"{call.method} {target}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return f"{len(calls)} ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})"
+
+
+def single_group(emulator: SaladEmulator) -> None:
+    provider = provider_for(emulator)
+    name = "bench-single"
+    t0 = time.monotonic()
+    created = provider.create(checked(provider, wire_inputs(name)))
+    t1 = time.monotonic()
+    state = dict(created.outs or {})
+    print(f"create: {describe(calls_between(emulator.request_log(), t0, t1))} in {t1 - t0:.1f}s")
+
+    t0 = time.monotonic()
+    news = checked(provider, wire_inputs(name), state)
+    no_op = provider.diff(created.id, state, news)
+    t1 = time.monotonic()
+    print(
+        f"no-op check+diff: {len(calls_between(emulator.request_log(), t0, t1))} calls "
+        f"(changes={no_op.changes})"
+    )
+
+    t0 = time.monotonic()
+    news = checked(provider, wire_inputs(name, replicas=3.0), state)
+    state = dict(provider.update(created.id, state, news).outs or {})
+    t1 = time.monotonic()
+    update_calls = calls_between(emulator.request_log(), t0, t1)
+    patches = sum(1 for c in update_calls if c.method == "PATCH")
+    print(f"replicas update: {describe(update_calls)}, PATCH requests: {patches}")
+
+    t0 = time.monotonic()
+    provider.delete(created.id, state)
+    t1 = time.monotonic()
+    print(f"delete: {describe(calls_between(emulator.request_log(), t0, t1))} in {t1 - t0:.1f}s")
+
+
+def parallel_groups(emulator: SaladEmulator, count: int) -> None:
+    provider = provider_for(emulator)  # one shared instance, as in the engine's provider process
+    names = [f"bench-par-{i}" for i in range(count)]
+    returned: dict[str, float] = {}
+
+    def deploy(name: str) -> None:
+        provider.create(checked(provider, wire_inputs(name)))
+        returned[name] = time.monotonic()
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        list(pool.map(deploy, names))
+    end = time.monotonic()
+
+    latencies = []
+    for name in names:
+        first_ready = emulator.first_ready_time(ORG, PROJECT, name)
+        assert first_ready is not None
+        latencies.append(returned[name] - first_ready)
+    times = sorted(r.time for r in calls_between(emulator.request_log(), start, end))
+    busiest_minute = max(sum(1 for t in times if s <= t < s + 60) for s in times)
+    busiest_10s = max(sum(1 for t in times if s <= t < s + 10) for s in times)
+    print(
+        f"{count} groups in parallel: {len(times)} requests in {end - start:.0f}s "
+        f"({len(times) / (end - start) * 60:.0f}/min average)"
+    )
+    print(
+        f"  busiest 60 s window: {busiest_minute} requests; busiest 10 s window: {busiest_10s} "
+        f"(= {busiest_10s * 6}/min)   target <= 200/min"
+    )
+    print(
+        f"  readiness detection latency: mean {statistics.mean(latencies):.2f}s, "
+        f"max {max(latencies):.2f}s   target <= 5 s"
+    )
+    for name in names:
+        provider.delete("", {"name": name, "organization": ORG, "project": PROJECT})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--speed", type=float, default=6.0, help="how much faster than realistic Salad timings"
+    )
+    parser.add_argument("--groups", type=int, default=10)
+    args = parser.parse_args()
+    timings = Timings.realistic().scaled(args.speed)
+    print(f"emulator timings (s): {timings}")
+    with SaladEmulator(api_key=API_KEY, timings=timings) as emulator:
+        single_group(emulator)
+        parallel_groups(emulator, args.groups)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Reads a stack's `url` output and Salad API key through the pulumi CLI (when it is installed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+API_KEY_CONFIG = "salad:apiKey"
+
+
+class StackError(RuntimeError):
+    """The stack could not be read; the message says what to do instead."""
+
+
+def _pulumi(stack: str, *args: str, cwd: str | None) -> str:
+    executable = shutil.which("pulumi")
+    if executable is None:
+        raise StackError(
+            f"--stack {stack} needs the pulumi CLI, which is not on PATH; install it "
+            "(https://www.pulumi.com/docs/install/) or pass --url https://<your gateway host> "
+            "(the stack's `url` output)"
+        )
+    try:
+        done = subprocess.run(
+            [executable, *args, "--stack", stack, "--non-interactive"],
+            cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise StackError(f"running `pulumi {' '.join(args)}` failed: {error}") from error
+    if done.returncode != 0:
+        message = " ".join(done.stderr.split())[-500:] or f"exit status {done.returncode}"
+        raise StackError(f"`pulumi {' '.join(args)} --stack {stack}` failed: {message}")
+    return done.stdout
+
+
+def stack_url(stack: str, *, cwd: str | None = None) -> str:
+    """The stack's `url` output (the Container Gateway's https URL)."""
+    raw = _pulumi(stack, "stack", "output", "--json", cwd=cwd)
+    try:
+        outputs = json.loads(raw or "{}")
+    except ValueError as error:
+        raise StackError(f"`pulumi stack output --json` printed something that is not JSON: {raw[:200]!r}") \
+            from error
+    url = outputs.get("url") if isinstance(outputs, dict) else None
+    if not isinstance(url, str) or not url:
+        raise StackError(
+            f"stack {stack} has no `url` output (has it been deployed, with the Container Gateway on?); "
+            "pass --url instead"
+        )
+    return url
+
+
+def stack_api_key(stack: str, *, cwd: str | None = None) -> str | None:
+    """The stack's `salad:apiKey` config value, or None when it is not set or cannot be read."""
+    try:
+        value = _pulumi(stack, "config", "get", API_KEY_CONFIG, cwd=cwd).strip()
+    except StackError:
+        return None
+    return value or None
