@@ -49,6 +49,20 @@ def price_per_hour(gpu_class: Mapping[str, Any], priority: str) -> float | None:
     return None
 
 
+def estimated_cost_per_hour(
+    available: list[dict[str, Any]], gpu_class_ids: list[str], priority: str | None, replicas: int
+) -> float | None:
+    """Hourly cost of `replicas` instances on the dearest of the chosen classes (Salad may pick any of
+    them), or None when there is no GPU, no priority or a price is missing."""
+    if not gpu_class_ids or priority is None:
+        return None
+    by_id = {str(gpu["id"]): gpu for gpu in available}
+    prices = [price_per_hour(by_id[i], priority) if i in by_id else None for i in gpu_class_ids]
+    if any(price is None for price in prices):
+        return None
+    return round(max(p for p in prices if p is not None) * replicas, 4)
+
+
 def _resolve_one(wanted: str, available: list[dict[str, Any]]) -> str:
     if _UUID.fullmatch(wanted.strip()):
         for gpu in available:

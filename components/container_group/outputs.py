@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from components.container_group.gpu_classes import GpuClassError, resolve_gpu_classes
-from components.container_group.properties import BYTES_PER_GIB, PROBE_KEYS
+from components.container_group.properties import BYTES_PER_GIB, PROBE_KEYS, PROVIDER_KEYS
 from components.container_group.validation import normalize_inputs
 
 
@@ -36,10 +36,11 @@ def inputs_from_group(
 ) -> dict[str, Any]:
     """The inputs that would produce the live `group`, normalized like check_inputs' result.
 
-    What Salad never returns comes from `previous`: registry_authentication, min_ready_replicas,
-    ready_timeout_minutes and adopt. GPU classes keep the user's spelling while it still resolves to the
-    live ids; otherwise they become names (or ids when a name is missing or shared). Server-filled
-    defaults the user never set (display_name equal to the name, storage 1 GiB, shm_size 64) stay unset.
+    What Salad never returns comes from `previous`: registry_authentication and the provider-only
+    inputs (wait settings, adopt, smoke_test). GPU classes keep the user's spelling while it still
+    resolves to the live ids; otherwise they become names (or ids when a name is missing or shared).
+    Server-filled defaults the user never set (display_name equal to the name, storage 1 GiB,
+    shm_size 64) stay unset.
     Only input keys are returned (no outputs, no `__provider`).
     """
     prev = normalize_inputs(previous)
@@ -77,7 +78,7 @@ def inputs_from_group(
     for key, (value, server_default) in server_filled.items():
         if value != server_default or prev.get(key) is not None:
             inputs[key] = value
-    for key in ("registry_authentication", "min_ready_replicas", "ready_timeout_minutes", "adopt"):
+    for key in ("registry_authentication", *PROVIDER_KEYS):
         inputs[key] = prev.get(key)
     return normalize_inputs({key: value for key, value in inputs.items() if value is not None})
 

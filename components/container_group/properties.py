@@ -213,9 +213,13 @@ INPUTS: Mapping[str, Field] = {
     "min_ready_replicas": Field(Integer(0, 500), default=1, update=Update.PROVIDER),
     "ready_timeout_minutes": Field(Integer(1, 1440), default=45, update=Update.PROVIDER),
     "adopt": Field(Boolean(), default=False, update=Update.PROVIDER),
+    # After readiness, one tiny txt2img through the gateway must return a PNG.
+    "smoke_test": Field(Boolean(), default=False, update=Update.PROVIDER),
 }
 
 INPUT_KEYS: tuple[str, ...] = tuple(INPUTS)
+# Inputs that only steer the provider: Salad never sees or returns them.
+PROVIDER_KEYS: tuple[str, ...] = tuple(key for key, spec in INPUTS.items() if spec.update is Update.PROVIDER)
 
 BYTES_PER_GIB = 1024**3  # storage_gb is in GiB; Salad's storage_amount is in bytes
 

@@ -116,7 +116,7 @@ class ContainerGroupProvider(ResourceProvider):
             except SaladApiError as error:
                 if error.is_not_found:
                     raise ContainerGroupError(
-                        f"{ref.name}: the container group no longer exists in Salad (deleted outside Pulumi). "
+                        f"{ref.name}: the group no longer exists in Salad (deleted outside Pulumi). "
                         "Run `pulumi refresh` to drop it from the state, then `pulumi up` to create it again."
                     ) from None
                 raise
