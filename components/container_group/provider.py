@@ -22,7 +22,7 @@ from pulumi.dynamic import (
 )
 
 from components.container_group.diff_rules import diff_inputs
-from components.container_group.gpu_classes import resolve_gpu_classes
+from components.container_group.gpu_classes import estimated_cost_per_hour, resolve_gpu_classes
 from components.container_group.outputs import inputs_from_group, outputs_from_group
 from components.container_group.readiness import count_ready, required_ready
 from components.container_group.request_body import create_body, patch_body
@@ -38,10 +38,12 @@ from components.container_group.waiting import (
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 from components.salad.rate_budget import shared_budget
+from components.smoke_test import SmokeTestFailed, smoke_test
 
 PROVIDER_KEY = "__provider"
 DELETE_TIMEOUT_SECONDS = 600.0
 CREATE_ATTEMPTS = 3
+SMOKE_SECONDS = 600.0  # the gateway may answer 403/503 for minutes right after a deploy
 
 Props = dict[str, Any]
 
@@ -97,12 +99,13 @@ class ContainerGroupProvider(ResourceProvider):
         group, ours = self._create_or_adopt(client, ref, inputs, gpu_ids)
         try:
             serving = self._wait_serving(client, ref, inputs, version=None)
-        except (WaitFailed, SaladApiError) as failure:
+            outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
+            self._smoke_test(inputs, outputs)
+        except (WaitFailed, SaladApiError, ContainerGroupError) as failure:
             if not ours:
                 raise
             raise ContainerGroupError(f"{failure} {self._remove_half_created(client, ref)}") from None
-        group = serving.group or group
-        return CreateResult(group["id"], outputs_from_group(inputs, group, gpu_ids, serving.ready))
+        return CreateResult(group["id"], outputs)
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         inputs = _without_provider(news)
@@ -123,7 +126,9 @@ class ContainerGroupProvider(ResourceProvider):
             if updated.get("version") != olds.get("version"):
                 version = int(updated["version"])
         serving = self._wait_serving(client, ref, inputs, version=version)
-        return UpdateResult(outputs_from_group(inputs, serving.group, gpu_ids, serving.ready))
+        outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
+        self._smoke_test(inputs, outputs)
+        return UpdateResult(outputs)
 
     def read(self, id_: str, props: Props) -> ReadResult:
         previous = _without_provider(props)
@@ -138,7 +143,7 @@ class ContainerGroupProvider(ResourceProvider):
         names = {c["id"]: c["name"] for c in self._gpu_catalog(client, ref.organization)}
         inputs = inputs_from_group(group, previous, names)
         gpu_ids = list(group["container"]["resources"].get("gpu_classes") or [])
-        outputs = outputs_from_group(inputs, group, gpu_ids, count_ready(instances, None))
+        outputs = self._outputs(client, inputs, group, gpu_ids, count_ready(instances, None))
         return ReadResult(group["id"], outputs, inputs)
 
     def delete(self, _id: str, props: Props) -> None:
@@ -222,6 +227,34 @@ class ContainerGroupProvider(ResourceProvider):
             pacing=self._pacing(),
             say=_say,
         )
+
+    def _outputs(
+        self, client: SaladClient, inputs: Props, group: dict[str, Any], gpu_ids: list[str], ready: int
+    ) -> Props:
+        outputs = outputs_from_group(inputs, group, gpu_ids, ready)
+        catalog = self._gpu_catalog(client, str(inputs["organization"])) if gpu_ids else []
+        outputs["estimated_cost_per_hour"] = estimated_cost_per_hour(
+            catalog, gpu_ids, inputs.get("priority"), int(inputs["replicas"])
+        )
+        return outputs
+
+    def _smoke_test(self, inputs: Props, outputs: Props) -> None:
+        if not inputs.get("smoke_test"):
+            return
+        if not outputs.get("url"):
+            raise ContainerGroupError(
+                f"{inputs['name']}: smoke_test needs the Container Gateway (gateway input)"
+            )
+        auth = bool((inputs.get("gateway") or {}).get("auth"))
+        api_key = self._current_settings().api_key if auth else None
+        try:
+            smoke_test(self._smoke_url(str(outputs["url"])), api_key, timeout_seconds=SMOKE_SECONDS, say=_say)
+        except SmokeTestFailed as failure:
+            raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
+
+    def _smoke_url(self, url: str) -> str:
+        """Where the smoke test sends its request: the gateway URL (tests point it at a local stand-in)."""
+        return url
 
     def _remove_half_created(self, client: SaladClient, ref: GroupRef) -> str:
         try:

@@ -10,7 +10,15 @@ from pulumi.dynamic import Resource
 
 from components.container_group.provider import ContainerGroupProvider
 
-OUTPUT_NAMES = ("status", "url", "dns", "version", "ready_replicas", "gpu_class_ids")
+OUTPUT_NAMES = (
+    "status",
+    "url",
+    "dns",
+    "version",
+    "ready_replicas",
+    "gpu_class_ids",
+    "estimated_cost_per_hour",
+)
 
 
 @dataclass
@@ -70,6 +78,8 @@ class ContainerGroupArgs:
     """Ready instances to wait for on create and update (default 1, never more than replicas)."""
     ready_timeout_minutes: pulumi.Input[int] | None = None
     """Deadline of that wait, default 45 (Pulumi's customTimeouts do not reach dynamic providers)."""
+    smoke_test: pulumi.Input[bool] | None = None
+    """After readiness, one 1-step 64x64 txt2img through the gateway must return a PNG (default false)."""
     adopt: pulumi.Input[bool] | None = None
     """Take over an existing group of the same name instead of failing (Pulumi import does not work
     for dynamic resources)."""
@@ -84,6 +94,7 @@ class ContainerGroup(Resource, module="salad", name="ContainerGroup"):
     version: pulumi.Output[int]
     ready_replicas: pulumi.Output[int]
     gpu_class_ids: pulumi.Output[list[str]]
+    estimated_cost_per_hour: pulumi.Output[float | None]
 
     def __init__(
         self, resource_name: str, args: ContainerGroupArgs, opts: pulumi.ResourceOptions | None = None

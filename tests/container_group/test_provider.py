@@ -375,7 +375,7 @@ def test_update_of_a_group_deleted_out_of_band_fails_clearly(
 ) -> None:
     id_, olds = create(provider)
     salad_emulator.delete_out_of_band(ORG, PROJECT, NAME)
-    with pytest.raises(ContainerGroupError, match="deleted outside Pulumi.*pulumi refresh"):
+    with pytest.raises(ContainerGroupError, match=r"deleted outside Pulumi.*pulumi refresh"):
         provider.update(id_, olds, checked(provider, olds, replicas=3.0))
 
 
