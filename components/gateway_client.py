@@ -176,8 +176,10 @@ def txt2img(
     state = _Auth(auth, api_key)
     if auth is AuthMode.ALWAYS:
         if not state.lookup():
-            raise AuthError("auth is on but no API key was found: set SALAD_API_KEY (or use --stack with "
-                            "salad:apiKey in the stack's config)")
+            raise AuthError(
+                "auth is on but no API key was found: set SALAD_API_KEY (or use --stack with "
+                "salad:apiKey in the stack's config)"
+            )
         state.sending = True
     endpoint = url.rstrip("/") + TXT2IMG_PATH
     own_session = session is None
@@ -205,8 +207,10 @@ def txt2img(
                     body_excerpt=outcome.error.body_excerpt,
                 ) from outcome.error
             pause = min(interval, remaining)
-            say(f"waiting: {outcome.error}; retrying in {pause:.0f} s "
-                f"({waited:.0f} of {policy.wait_seconds:.0f} s used)")
+            say(
+                f"waiting: {outcome.error}; retrying in {pause:.0f} s "
+                f"({waited:.0f} of {policy.wait_seconds:.0f} s used)"
+            )
             sleep(pause)
             interval = min(interval * policy.growth, policy.max_interval)
     finally:
@@ -231,12 +235,16 @@ def _attempt(
     headers = {"Accept": "application/json", **state.headers()}
     try:
         response = http.post(
-            endpoint, json=request.body(), headers=headers,
+            endpoint,
+            json=request.body(),
+            headers=headers,
             timeout=(policy.connect_timeout, policy.read_timeout),
         )
     except requests.ReadTimeout:
-        return _Attempt(GatewayCutOff(_cutoff_text(f"no answer within {policy.read_timeout:.0f} s")),
-                        retry=policy.retry_cutoff)
+        return _Attempt(
+            GatewayCutOff(_cutoff_text(f"no answer within {policy.read_timeout:.0f} s")),
+            retry=policy.retry_cutoff,
+        )
     except requests.RequestException as error:
         return _Attempt(Txt2ImgError(f"could not reach the gateway ({type(error).__name__})"), retry=True)
     status, body = response.status_code, response.content
@@ -249,14 +257,18 @@ def _attempt(
         return None
     label = _status_label(status)
     if status == 401:
-        text = (f"the gateway rejected the {API_KEY_HEADER} sent ({label})" if state.sending else
-                f"the gateway requires {API_KEY_HEADER} ({label}); set SALAD_API_KEY or drop --no-auth")
+        text = (
+            f"the gateway rejected the {API_KEY_HEADER} sent ({label})"
+            if state.sending
+            else f"the gateway requires {API_KEY_HEADER} ({label}); set SALAD_API_KEY or drop --no-auth"
+        )
         return _Attempt(AuthError(text, status=status, body_excerpt=excerpt), retry=False)
     if status in _WAIT_STATUSES:
         return _Attempt(Txt2ImgError(_wait_reason(status, state), status=status, body_excerpt=excerpt), True)
     if status in _CUTOFF_STATUSES:
-        return _Attempt(GatewayCutOff(_cutoff_text(label), status=status, body_excerpt=excerpt),
-                        retry=policy.retry_cutoff)
+        return _Attempt(
+            GatewayCutOff(_cutoff_text(label), status=status, body_excerpt=excerpt), retry=policy.retry_cutoff
+        )
     hint = " (is A1111 started with --api, and is this the gateway's URL?)" if status == 404 else ""
     return _Attempt(
         Txt2ImgError(f"txt2img failed with {label}{hint}: {excerpt}", status=status, body_excerpt=excerpt),
@@ -273,7 +285,8 @@ def _answer(response: requests.Response, excerpt: str) -> _Answer:
         kind = response.headers.get("Content-Type") or "no content type"
         raise NotJsonAnswer(
             f"the server answered HTTP 200 but not with a JSON object ({kind}): {excerpt}",
-            status=200, body_excerpt=excerpt,
+            status=200,
+            body_excerpt=excerpt,
         )
     return _Answer(payload, response.content)
 
@@ -283,8 +296,10 @@ def _result(answer: _Answer, state: _Auth, seconds: float, attempts: int) -> Txt
     info = _info(payload.get("info"))
     images = payload.get("images") or []
     if not isinstance(images, list) or not images:
-        excerpt = _excerpt(json.dumps({k: v for k, v in payload.items() if k != "images"}).encode(), state)
-        raise NoImages(f"the answer has no images: {excerpt}", status=200, body_excerpt=excerpt)
+        known = {key: info.get(key) for key in ("sd_model_name", "seed", "version") if key in info}
+        summary = f"images={payload.get('images')!r}, info {json.dumps(known)}; body: {answer.body[:300]!r}"
+        excerpt = _excerpt(summary.encode(), state)
+        raise NoImages(f"the answer has no images ({excerpt})", status=200, body_excerpt=excerpt)
     decoded: list[bytes] = []
     checked: list[PngInfo] = []
     for number, image in enumerate(images, start=1):
@@ -292,8 +307,11 @@ def _result(answer: _Answer, state: _Auth, seconds: float, attempts: int) -> Txt
             data = _decode_image(image)
             checked.append(inspect_png(data))
         except (NotAPng, ValueError, binascii.Error) as error:
-            raise NoImages(f"image {number} of {len(images)} is not a valid PNG: {error}", status=200,
-                           body_excerpt=_excerpt(str(image)[:200].encode(), state)) from error
+            raise NoImages(
+                f"image {number} of {len(images)} is not a valid PNG: {error}",
+                status=200,
+                body_excerpt=_excerpt(str(image)[:200].encode(), state),
+            ) from error
         decoded.append(data)
     raw_seeds = info.get("all_seeds") or [info.get("seed", (payload.get("parameters") or {}).get("seed"))]
     return Txt2ImgResult(

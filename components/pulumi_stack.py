@@ -24,7 +24,11 @@ def _pulumi(stack: str, *args: str, cwd: str | None) -> str:
     try:
         done = subprocess.run(
             [executable, *args, "--stack", stack, "--non-interactive"],
-            cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise StackError(f"running `pulumi {' '.join(args)}` failed: {error}") from error
@@ -40,8 +44,9 @@ def stack_url(stack: str, *, cwd: str | None = None) -> str:
     try:
         outputs = json.loads(raw or "{}")
     except ValueError as error:
-        raise StackError(f"`pulumi stack output --json` printed something that is not JSON: {raw[:200]!r}") \
-            from error
+        raise StackError(
+            f"`pulumi stack output --json` printed something that is not JSON: {raw[:200]!r}"
+        ) from error
     url = outputs.get("url") if isinstance(outputs, dict) else None
     if not isinstance(url, str) or not url:
         raise StackError(

@@ -56,11 +56,14 @@ def smoke_test(
             message += f"; response body: {error.body_excerpt}"
         raise SmokeTestFailed(
             message,
-            status=error.status, body_excerpt=error.body_excerpt,
+            status=error.status,
+            body_excerpt=error.body_excerpt,
         ) from error
     image = result.image_info[0]
-    say(f"smoke test passed: {image.width}x{image.height} PNG, model {result.model or 'unknown'}, "
-        f"seed {result.seed}, {result.seconds:.1f} s")
+    say(
+        f"smoke test passed: {image.width}x{image.height} PNG, model {result.model or 'unknown'}, "
+        f"seed {result.seed}, {result.seconds:.1f} s"
+    )
     return SmokeResult(
         url, result.seed, result.model, image.width, image.height, result.seconds, result.attempts
     )

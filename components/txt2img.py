@@ -44,17 +44,31 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=_positive, default=512)
     parser.add_argument("--height", type=_positive, default=512)
     parser.add_argument("--batch-size", type=_positive, default=1, help="images per request")
-    parser.add_argument("--out", type=Path, default=Path("image.png"),
-                        help="output file; several images become NAME-1.png, NAME-2.png, ...")
     parser.add_argument(
-        "--auth", action=argparse.BooleanOptionalAction, default=None,
-        help="--auth always sends Salad-Api-Key, --no-auth never does; by default the key is sent only "
-             f"after the gateway asks for it (key from ${API_KEY_ENV}, else the stack's salad:apiKey)",
+        "--out",
+        type=Path,
+        default=Path("image.png"),
+        help="output file; several images become NAME-1.png, NAME-2.png, ...",
     )
-    parser.add_argument("--wait-seconds", type=float, default=600.0,
-                        help="how long to retry 403/502/503 right after a deploy (default 600)")
-    parser.add_argument("--retry-interval", type=float, default=2.0,
-                        help="first pause between retries in seconds; it grows to 15 s (default 2)")
+    parser.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="--auth always sends Salad-Api-Key, --no-auth never does; by default the key is sent only "
+        f"after the gateway asks for it (key from ${API_KEY_ENV}, else the stack's salad:apiKey)",
+    )
+    parser.add_argument(
+        "--wait-seconds",
+        type=float,
+        default=600.0,
+        help="how long to retry 403/502/503 right after a deploy (default 600)",
+    )
+    parser.add_argument(
+        "--retry-interval",
+        type=float,
+        default=2.0,
+        help="first pause between retries in seconds; it grows to 15 s (default 2)",
+    )
     return parser.parse_args(argv)
 
 
@@ -98,15 +112,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     mode = AuthMode.AUTO if args.auth is None else (AuthMode.ALWAYS if args.auth else AuthMode.NEVER)
     request = Txt2ImgRequest(
-        prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps, seed=args.seed,
-        width=args.width, height=args.height, batch_size=args.batch_size,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        steps=args.steps,
+        seed=args.seed,
+        width=args.width,
+        height=args.height,
+        batch_size=args.batch_size,
     )
     _say(f"txt2img: {args.width}x{args.height}, {args.steps} steps, seed {args.seed} -> {url}")
     try:
         result = txt2img(
-            url, request, auth=mode, api_key=lambda: _key_source(args.stack, args.cwd),
-            policy=WaitPolicy(wait_seconds=args.wait_seconds, first_interval=args.retry_interval,
-                              max_interval=max(args.retry_interval, 15.0)),
+            url,
+            request,
+            auth=mode,
+            api_key=lambda: _key_source(args.stack, args.cwd),
+            policy=WaitPolicy(
+                wait_seconds=args.wait_seconds,
+                first_interval=args.retry_interval,
+                max_interval=max(args.retry_interval, 15.0),
+            ),
             say=_say,
         )
     except Txt2ImgError as error:

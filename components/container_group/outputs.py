@@ -55,8 +55,9 @@ def inputs_from_group(
         "replicas": group.get("replicas"),
         "cpu": resources.get("cpu"),
         "memory": resources.get("memory"),
-        "gpu_classes": _gpu_spelling(resources.get("gpu_classes") or [], prev.get("gpu_classes"),
-                                     gpu_names_by_id),
+        "gpu_classes": _gpu_spelling(
+            resources.get("gpu_classes") or [], prev.get("gpu_classes"), gpu_names_by_id
+        ),
         "environment_variables": dict(container.get("environment_variables") or {}),
         "image_caching": container.get("image_caching"),
         "restart_policy": group.get("restart_policy"),

@@ -119,8 +119,9 @@ GATEWAY = Obj(
     {
         "port": Field(PORT, default=7860, update=Update.PATCH),
         "auth": Field(Boolean(), default=True),
-        "load_balancer": Field(Choice(("round_robin", "least_number_of_connections")),
-                               default="least_number_of_connections"),
+        "load_balancer": Field(
+            Choice(("round_robin", "least_number_of_connections")), default="least_number_of_connections"
+        ),
         "single_connection_limit": Field(Boolean(), default=False),
         "client_request_timeout_ms": Field(Integer(1, 100000), default=100000),
         "server_response_timeout_ms": Field(Integer(1, 100000), default=100000),
@@ -167,12 +168,27 @@ PROBE_TIMING_RANGES: Mapping[str, Integer] = {
 
 # Salad's per-probe defaults (API spec), filled in when the user leaves a timing out.
 PROBE_TIMING_DEFAULTS: Mapping[str, Mapping[str, int]] = {
-    "startup_probe": {"initial_delay_seconds": 0, "period_seconds": 3, "timeout_seconds": 10,
-                      "success_threshold": 2, "failure_threshold": 15},
-    "liveness_probe": {"initial_delay_seconds": 0, "period_seconds": 10, "timeout_seconds": 30,
-                       "success_threshold": 1, "failure_threshold": 3},
-    "readiness_probe": {"initial_delay_seconds": 0, "period_seconds": 1, "timeout_seconds": 1,
-                        "success_threshold": 1, "failure_threshold": 3},
+    "startup_probe": {
+        "initial_delay_seconds": 0,
+        "period_seconds": 3,
+        "timeout_seconds": 10,
+        "success_threshold": 2,
+        "failure_threshold": 15,
+    },
+    "liveness_probe": {
+        "initial_delay_seconds": 0,
+        "period_seconds": 10,
+        "timeout_seconds": 30,
+        "success_threshold": 1,
+        "failure_threshold": 3,
+    },
+    "readiness_probe": {
+        "initial_delay_seconds": 0,
+        "period_seconds": 1,
+        "timeout_seconds": 1,
+        "success_threshold": 1,
+        "failure_threshold": 3,
+    },
 }
 
 PROBE_KEYS: tuple[str, ...] = tuple(PROBE_TIMING_DEFAULTS)
@@ -191,10 +207,13 @@ INPUTS: Mapping[str, Field] = {
     "display_name": Field(DISPLAY_NAME),
     "image": Field(Text(max_length=1024), required=True),
     "replicas": Field(Integer(0, 500), default=1),
-    "cpu": Field(Integer(1, 16, note=" vCPUs (Salad's documented limit; the API spec allows up to 1024)"),
-                 required=True),
-    "memory": Field(Integer(1024, 61440, note=" MB, i.e. 1 to 60 GB (Salad's documented limit)"),
-                    required=True),
+    "cpu": Field(
+        Integer(1, 16, note=" vCPUs (Salad's documented limit; the API spec allows up to 1024)"),
+        required=True,
+    ),
+    "memory": Field(
+        Integer(1024, 61440, note=" MB, i.e. 1 to 60 GB (Salad's documented limit)"), required=True
+    ),
     "gpu_classes": Field(ListOf(Text(max_length=63), min_items=0, max_items=100), default=[]),
     "storage_gb": Field(Integer(1, 250, note=" GiB")),
     "shm_size": Field(Integer(64, 1073741824, note=" MB")),
@@ -204,8 +223,9 @@ INPUTS: Mapping[str, Field] = {
     "command": Field(ListOf(Text(max_length=1000), min_items=1, max_items=100)),
     "image_caching": Field(Boolean(), default=True),
     "registry_authentication": Field(REGISTRY_AUTHENTICATION),
-    "restart_policy": Field(Choice(("always", "on_failure", "never")), default="always",
-                            update=Update.REPLACE),
+    "restart_policy": Field(
+        Choice(("always", "on_failure", "never")), default="always", update=Update.REPLACE
+    ),
     "autostart": Field(Boolean(), default=True, update=Update.REPLACE),
     # Turning the gateway on or off needs a new group; inside it only `port` is patchable.
     "gateway": Field(GATEWAY, update=Update.REPLACE),

@@ -81,13 +81,19 @@ def is_versioned_change(patch: dict[str, Any]) -> bool:
 
 
 def _container(props: dict[str, Any], gpu_class_ids: list[str]) -> dict[str, Any]:
-    resources: dict[str, Any] = {"cpu": props.get("cpu"), "memory": props.get("memory"),
-                                 "gpu_classes": list(gpu_class_ids)}
+    resources: dict[str, Any] = {
+        "cpu": props.get("cpu"),
+        "memory": props.get("memory"),
+        "gpu_classes": list(gpu_class_ids),
+    }
     if props.get("storage_gb") is not None:
         resources["storage_amount"] = props["storage_gb"] * BYTES_PER_GIB
     _set_if_given(resources, "shm_size", props.get("shm_size"))
-    container: dict[str, Any] = {"image": props.get("image"), "resources": resources,
-                                 "image_caching": props["image_caching"]}
+    container: dict[str, Any] = {
+        "image": props.get("image"),
+        "resources": resources,
+        "image_caching": props["image_caching"],
+    }
     _set_if_given(container, "command", props.get("command"))
     _set_if_given(container, "environment_variables", props.get("environment_variables") or None)
     _set_if_given(container, "priority", props.get("priority"))
@@ -108,8 +114,9 @@ def _networking(gateway: dict[str, Any]) -> dict[str, Any]:
 
 
 def _patchable(body: dict[str, Any]) -> dict[str, Any]:
-    view = {key: value for key, value in body.items()
-            if key not in ("name", "autostart_policy", "restart_policy")}
+    view = {
+        key: value for key, value in body.items() if key not in ("name", "autostart_policy", "restart_policy")
+    }
     if "networking" in view:
         view["networking"] = {"port": view["networking"]["port"]}
     del view["container"]["resources"]["gpu_classes"]

@@ -94,7 +94,7 @@ def _models_dir(options: argparse.Namespace) -> str:
     if options.ckpt_dir:
         return str(options.ckpt_dir)
     if options.ckpt:
-        return os.path.dirname(os.path.abspath(options.ckpt))
+        return os.path.dirname(os.path.abspath(str(options.ckpt)))
     return os.environ.get("FAKE_WEBUI_MODELS_DIR", DEFAULT_MODELS_DIR)
 
 
@@ -117,6 +117,11 @@ def _model_entry(path: str, models_dir: str) -> dict[str, Any]:
         "filename": path,
         "config": None,
     }
+
+
+def _int_field(request: dict[str, Any], name: str, default: int) -> int:
+    value = request.get(name)
+    return default if value is None else int(value)
 
 
 class FakeWebui:
@@ -169,13 +174,13 @@ class FakeWebui:
 
     def txt2img(self, request: dict[str, Any]) -> dict[str, Any]:
         """A1111's TextToImageResponse for `request` (raises ValueError for invalid fields)."""
-        width = int(request.get("width") or 512)
-        height = int(request.get("height") or 512)
+        width = _int_field(request, "width", 512)
+        height = _int_field(request, "height", 512)
         if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
             raise ValueError(f"width and height must be between 1 and {MAX_SIDE}")
-        steps = int(request.get("steps") or 50)
-        count = max(int(request.get("batch_size") or 1), 1) * max(int(request.get("n_iter") or 1), 1)
-        requested_seed = int(request["seed"]) if request.get("seed") is not None else -1
+        steps = _int_field(request, "steps", 50)
+        count = max(_int_field(request, "batch_size", 1), 1) * max(_int_field(request, "n_iter", 1), 1)
+        requested_seed = _int_field(request, "seed", -1)
         seed = random.randrange(4294967294) if requested_seed == -1 else requested_seed
         seeds = [seed + i for i in range(count)]
         model = self.current_model() or {"model_name": None}
@@ -316,10 +321,10 @@ class WebuiServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = str(self.server_address[0]), int(self.server_address[1])
         if host in {"0.0.0.0", "::"}:
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-        shown = f"[{host}]" if ":" in str(host) else host
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
 
@@ -335,7 +340,7 @@ def make_server(argv: list[str], *, host: str | None = None, port: int | None = 
 def serve(argv: list[str], *, host: str | None = None, port: int | None = None) -> WebuiServer:
     """Start a fake webui in a daemon thread and return it; stop it with `server.shutdown()`."""
     server = make_server(argv, host=host, port=port)
-    threading.Thread(target=server.serve_forever, name="fake-webui", daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-webui", daemon=True).start()
     return server
 
 
@@ -343,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     server = make_server(args)
     server.webui.argv = [sys.argv[0] if argv is None else "fake_webui.py", *args]
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"Running on local URL:  http://{host}:{port}", flush=True)
     try:
         server.serve_forever()

@@ -5,7 +5,8 @@ In front of an upstream (the fake webui) it can:
 - answer scripted statuses first (`script(503, 503, 403)`: e.g. right after a deploy), before auth;
 - cut requests off with 504 when the upstream takes longer than `cutoff_seconds` (the 100-s limit,
   scaled down), or force the next N requests to be cut off after that delay (`cut_off_next(N)`);
-- log every request it received, headers included (`seen`), and strip the key before forwarding.
+- log every request it received, headers included (`seen`), and strip the key before forwarding;
+- misbehave by echoing the request headers in its own error pages (`echo_headers=True`).
 Plain HTTP: the real gateway is HTTPS, which changes nothing the client decides.
 """
 
@@ -22,10 +23,11 @@ API_KEY_HEADER = "Salad-Api-Key"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length", "salad-api-key"}
 
 
-def _page(status: int, title: str) -> bytes:
+def _page(status: int, title: str, extra: str = "") -> bytes:
     return (
         f"<!DOCTYPE html><html><head><title>{status} {title}</title></head>"
-        f"<body><center><h1>{status} {title}</h1></center><hr><center>cloudflare</center></body></html>"
+        f"<body><center><h1>{status} {title}</h1></center>{extra}"
+        "<hr><center>cloudflare</center></body></html>"
     ).encode()
 
 
@@ -68,11 +70,12 @@ class _Upstream:
 
 class FakeGateway:
     def __init__(self, upstream: str, *, auth: bool = False, api_key: str | None = None,
-                 cutoff_seconds: float = 100.0) -> None:
+                 cutoff_seconds: float = 100.0, echo_headers: bool = False) -> None:
         self.upstream = upstream.rstrip("/")
         self.auth = auth
         self.api_key = api_key
         self.cutoff_seconds = cutoff_seconds
+        self.echo_headers = echo_headers
         self._script: deque[int] = deque()
         self._forced_cutoffs = 0
         self._seen: list[SeenRequest] = []
@@ -112,7 +115,9 @@ class FakeGateway:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-gateway", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-gateway", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -170,11 +175,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def _decide(self, gateway: FakeGateway, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
         html = "text/html; charset=utf-8"
+        extra = f"<pre>{headers}</pre>" if gateway.echo_headers else ""
         scripted, forced_cutoff = gateway._next_scripted()
         if scripted is not None:
-            return scripted, html, _page(scripted, "Scripted")
+            return scripted, html, _page(scripted, "Scripted", extra)
         if gateway.auth and headers.get(API_KEY_HEADER.lower()) != gateway.api_key:
-            return 403, html, _page(403, "Forbidden")
+            return 403, html, _page(403, "Forbidden", extra)
         if forced_cutoff:
             threading.Event().wait(gateway.cutoff_seconds)  # the gateway holding the request, then giving up
             return 504, html, _page(504, "Gateway Time-out")
