@@ -1,0 +1,85 @@
+"""`A1111Deployment`: the model-baked image and the Salad container group that runs it, as one component."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.container_group.resource import ContainerGroup, ContainerGroupArgs
+from components.model_image import ModelImage, ModelImageArgs
+
+TYPE_TOKEN = "salad-sd:index:A1111Deployment"
+EXAMPLE_BODY = {"prompt": "a watercolor lighthouse at dawn", "steps": 20, "width": 512, "height": 512}
+
+
+@dataclass
+class A1111DeploymentArgs:
+    """Everything one stack deploys."""
+
+    image: ModelImageArgs
+    """What to build and push (or which existing image to deploy)."""
+    container_group: dict[str, Any]
+    """ContainerGroup inputs (snake_case, as checked by the provider) without `image`."""
+    protect: bool = False
+    """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
+    group_options: dict[str, Any] = field(default_factory=dict)
+    """Extra ResourceOptions fields for the container group (e.g. custom aliases)."""
+
+
+class A1111Deployment(pulumi.ComponentResource):
+    """Builds the image, deploys it by digest to a Salad container group and waits until it serves."""
+
+    url: pulumi.Output[str | None]
+    container_group_name: pulumi.Output[str]
+    container_group_id: pulumi.Output[str]
+    image_ref: pulumi.Output[str]
+    ready_replicas: pulumi.Output[int]
+    estimated_cost_per_hour: pulumi.Output[float | None]
+    example_request: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: A1111DeploymentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, {}, opts)
+        image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        group_args = ContainerGroupArgs(**{**args.container_group, "image": image.ref})
+        group = ContainerGroup(
+            f"{name}-group",
+            group_args,
+            pulumi.ResourceOptions(parent=self, protect=args.protect, **args.group_options),
+        )
+        auth = bool((args.container_group.get("gateway") or {}).get("auth"))
+        self.url = group.url
+        self.container_group_name = group.name  # type: ignore[attr-defined]
+        self.container_group_id = group.id
+        self.image_ref = image.ref
+        self.ready_replicas = group.ready_replicas
+        self.estimated_cost_per_hour = group.estimated_cost_per_hour
+        self.example_request = group.url.apply(lambda url: example_request(url, auth=auth))
+        self.register_outputs(
+            {
+                "url": self.url,
+                "container_group_name": self.container_group_name,
+                "container_group_id": self.container_group_id,
+                "image_ref": self.image_ref,
+                "ready_replicas": self.ready_replicas,
+                "estimated_cost_per_hour": self.estimated_cost_per_hour,
+                "example_request": self.example_request,
+            }
+        )
+
+
+def example_request(url: str | None, *, auth: bool) -> str:
+    """A ready-to-paste curl command for the deployment's txt2img endpoint."""
+    if not url:
+        return "no gateway: the group has no public URL"
+    key = ' -H "Salad-Api-Key: $SALAD_API_KEY"' if auth else ""
+    body = json.dumps(EXAMPLE_BODY)
+    return (
+        f"curl -sS -X POST {url}/sdapi/v1/txt2img -H 'Content-Type: application/json'{key} -d '{body}' "
+        '| python3 -c \'import sys,json,base64; open("out.png","wb").write('
+        'base64.b64decode(json.load(sys.stdin)["images"][0]))\''
+    )

@@ -1,0 +1,213 @@
+"""`salad-sd:deployment` -> ContainerGroup inputs (snake_case, Salad's probe shape), before validation.
+
+Only the shape is handled here: types of the config's own objects, unknown keys, defaults, and the
+checks the ContainerGroup core cannot know. Ranges and patterns are left to `check_inputs`.
+
+Defaults follow Salad's A1111 guide for an SD 1.5 model (4 vCPU, 12 GB, RTX 3060 Ti, 3 replicas, gateway
+and HTTP probes on 7860). A1111 loads its model in a background thread, cold nodes read it from slow
+disks (300+ s reported), and the entrypoint installs extensions first, so the startup probe allows
+60 s + 20 x 30 s = 11 minutes before Salad gives up on an instance and reallocates it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.container_group.properties import INPUTS
+from components.stack_config.keys import (
+    DEPLOYMENT,
+    DEPLOYMENT_KEYS,
+    PROBE_KEYS,
+    PROBE_TIMINGS,
+    PROBES,
+    WAIT_KEYS,
+)
+from components.stack_config.problems import Problems, show
+
+DEFAULT_REPLICAS = 3
+DEFAULT_CPU = 4
+DEFAULT_MEMORY_MB = 12288
+DEFAULT_GPU_CLASSES: tuple[str, ...] = ("RTX 3060 Ti",)
+DEFAULT_PORT = 7860  # the image's socat listens on $PORT (7860 unless env PORT says otherwise)
+DEFAULT_MIN_READY_REPLICAS = 1
+DEFAULT_READY_TIMEOUT_MINUTES = 45
+PROTECTED_STACKS = frozenset({"prod", "production"})  # `protect` defaults to true for these stacks
+
+# Probe defaults in config terms (camelCase); the port is the deployment's port. None: off by default.
+PROBE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    # Registered by A1111's UI at the end of its start-up; the model may still be loading behind it.
+    "startupProbe": {
+        "path": "/internal/profile-startup",
+        "initialDelaySeconds": 60,
+        "periodSeconds": 30,
+        "timeoutSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 20,
+    },
+    # Not queue-locked, so a long generation does not fail it; through socat, so it checks the whole path.
+    "livenessProbe": {
+        "path": "/internal/ping",
+        "initialDelaySeconds": 0,
+        "periodSeconds": 10,
+        "timeoutSeconds": 30,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    },
+    # Off unless asked for (`readinessProbe: true` or an object); needs the gateway.
+    "readinessProbe": {
+        "path": "/internal/ping",
+        "initialDelaySeconds": 0,
+        "periodSeconds": 10,
+        "timeoutSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    },
+}
+PROBES_ON_BY_DEFAULT = frozenset({"startupProbe", "livenessProbe"})
+
+
+@dataclass
+class DeploymentShape:
+    """The built ContainerGroup inputs plus what only the program uses."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    smoke_test: bool = False
+    protect: bool = False
+    # Property paths filled from another key (a probe's port from `port`): a failure there is already
+    # reported under that key, so it is dropped.
+    inherited: set[str] = field(default_factory=set)
+
+
+def default_name(stack: str) -> str:
+    """`salad-sd-<stack>`, reduced to a Salad name (lower case, hyphens, at most 63 characters)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
+    return (f"salad-sd-{slug}" if slug else "salad-sd")[:63].rstrip("-")
+
+
+def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShape:
+    """The ContainerGroup inputs (without organization, project and image) for `salad-sd:deployment`."""
+    config = problems.object(raw, DEPLOYMENT, DEPLOYMENT_KEYS)
+    config = {} if config is None else config
+    shape = DeploymentShape()
+    inputs = shape.inputs
+
+    inputs["name"] = config.get("name", default_name(stack))
+    _copy(
+        config,
+        inputs,
+        {
+            "displayName": "display_name",
+            "storageGb": "storage_gb",
+            "priority": "priority",
+            "countryCodes": "country_codes",
+            "adopt": "adopt",
+        },
+    )
+    inputs["replicas"] = config.get("replicas", DEFAULT_REPLICAS)
+    inputs["cpu"] = config.get("cpu", DEFAULT_CPU)
+    inputs["memory"] = config.get("memoryMb", DEFAULT_MEMORY_MB)
+    inputs["gpu_classes"] = config.get("gpuClasses", list(DEFAULT_GPU_CLASSES))
+    env = config.get("env", {})
+    inputs["environment_variables"] = dict(env) if isinstance(env, Mapping) else env
+
+    port = config.get("port", DEFAULT_PORT)
+    gateway = port is not False
+    if gateway:
+        inputs["gateway"] = {"port": port, "auth": config.get("auth", True)}
+        _sync_port_env(port, inputs, shape, problems)
+    elif "auth" in config:
+        problems.add(f"{DEPLOYMENT}.auth has no effect without the gateway ({DEPLOYMENT}.port is false)")
+    probe_port = port if gateway else DEFAULT_PORT
+
+    for config_key, prop in PROBES.items():
+        probe = _probe(config_key, config.get(config_key), probe_port, problems)
+        if probe is None:
+            continue
+        if gateway and "port" not in probe.overrides:
+            shape.inherited.add(f"{prop}.http.port")
+        if config_key == "readinessProbe" and not gateway:
+            problems.add(
+                f"{DEPLOYMENT}.readinessProbe needs the Container Gateway, but {DEPLOYMENT}.port is false"
+            )
+        inputs[prop] = probe.salad
+
+    wait = problems.object(config.get("waitForReady"), f"{DEPLOYMENT}.waitForReady", WAIT_KEYS) or {}
+    inputs["min_ready_replicas"] = wait.get("minReadyReplicas", DEFAULT_MIN_READY_REPLICAS)
+    inputs["ready_timeout_minutes"] = wait.get("timeoutMinutes", DEFAULT_READY_TIMEOUT_MINUTES)
+
+    smoke_test = config.get("smokeTest", False)
+    if "smoke_test" in INPUTS:  # the provider runs it: the core checks the flag, and it is an input
+        inputs["smoke_test"] = smoke_test
+        shape.smoke_test = smoke_test is True
+    else:
+        shape.smoke_test = _flag(config, "smokeTest", False, problems)
+    shape.protect = _flag(config, "protect", stack in PROTECTED_STACKS, problems)
+    if shape.smoke_test:
+        if not gateway:
+            problems.add(f"{DEPLOYMENT}.smokeTest calls the gateway, but {DEPLOYMENT}.port is false")
+        if inputs["replicas"] == 0:
+            problems.add(f"{DEPLOYMENT}.smokeTest needs at least 1 replica, but {DEPLOYMENT}.replicas is 0")
+    return shape
+
+
+def _copy(config: Mapping[str, Any], inputs: dict[str, Any], names: Mapping[str, str]) -> None:
+    for config_key, prop in names.items():
+        if config.get(config_key) is not None:
+            inputs[prop] = config[config_key]
+
+
+def _flag(config: Mapping[str, Any], key: str, default: bool, problems: Problems) -> bool:
+    value = config.get(key, default)
+    if isinstance(value, bool):
+        return value
+    problems.add(f"{DEPLOYMENT}.{key} must be true or false, got {show(value)}")
+    return default
+
+
+def _sync_port_env(port: Any, inputs: dict[str, Any], shape: DeploymentShape, problems: Problems) -> None:
+    """The image listens on env PORT: set it for a non-default port, and refuse a contradicting one."""
+    env = inputs["environment_variables"]
+    if not isinstance(env, dict) or not isinstance(port, int) or isinstance(port, bool):
+        return
+    if "PORT" in env:
+        if env["PORT"] != str(port):
+            problems.add(
+                f"{DEPLOYMENT}.env.PORT is {show(env['PORT'])} but {DEPLOYMENT}.port is {port}: the image "
+                f"listens on PORT, so the gateway would reach nothing; drop env.PORT or make them equal"
+            )
+    elif port != DEFAULT_PORT:
+        env["PORT"] = str(port)
+        shape.inherited.add("environment_variables.PORT")
+
+
+@dataclass(frozen=True)
+class _Probe:
+    salad: dict[str, Any]
+    overrides: Mapping[str, Any]
+
+
+def _probe(config_key: str, raw: Any, port: Any, problems: Problems) -> _Probe | None:
+    """Salad's probe object for one probe setting (None, true, false or an override object), or None."""
+    where = f"{DEPLOYMENT}.{config_key}"
+    if raw is None:
+        raw = config_key in PROBES_ON_BY_DEFAULT
+    if raw is False:
+        return None
+    if raw is True:
+        overrides: Mapping[str, Any] = {}
+    elif isinstance(raw, Mapping):
+        problems.object(raw, where, PROBE_KEYS)
+        overrides = raw
+    else:
+        problems.add(
+            f"{where} must be true, false or an object with keys among {', '.join(PROBE_KEYS)}, "
+            f"got {show(raw)}"
+        )
+        return None
+    merged = {"port": port, **PROBE_DEFAULTS[config_key], **overrides}
+    salad = {"http": {"path": merged["path"], "port": merged["port"]}}
+    salad.update({prop: merged[key] for key, prop in PROBE_TIMINGS.items()})
+    return _Probe(salad=salad, overrides=overrides)

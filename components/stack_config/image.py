@@ -1,0 +1,149 @@
+"""`salad-sd:image` -> ImageConfig. The registry password is never echoed, whatever its type."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.models import ModelConfigError, ModelSpec, parse_model
+from components.stack_config.keys import BUILD_ONLY_IMAGE_KEYS, IMAGE, IMAGE_KEYS, REGISTRY_KEYS
+from components.stack_config.model import ImageConfig, RegistryConfig
+from components.stack_config.problems import Problems, show
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"sha256:[0-9a-f]{64}"
+_REFERENCE = rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?"
+PATTERNS: Mapping[str, tuple[str, str]] = {
+    "repository": (
+        _REPOSITORY,
+        "an image repository without tag or digest, such as registry.example.com/team/salad-sd",
+    ),
+    "ref": (_REFERENCE, "an image reference such as registry.example.com/team/salad-sd@sha256:<64 hex>"),
+    "baseImage": (_REFERENCE, "an image reference such as saladtechnologies/a1111:ipv6-v1.9.4"),
+    "tag": (_TAG, "a Docker tag: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"),
+}
+_SERVER = (_HOST, "a registry host, optionally with a port, such as ghcr.io or registry.example.com:5000")
+
+
+@dataclass(frozen=True)
+class ParsedImage:
+    """The image config, plus the raw registry credentials for the core to check."""
+
+    config: ImageConfig
+    registry_authentication: dict[str, Any] | None
+
+
+def parse_image(raw: Any, problems: Problems) -> ParsedImage:
+    """Every problem of `salad-sd:image` is added to `problems`; the result is only meaningful without any."""
+    if raw is None:
+        problems.add(
+            f"{IMAGE} is required: set {IMAGE}.repository (build and push an image) or {IMAGE}.ref "
+            f"(deploy an existing image)"
+        )
+        return ParsedImage(ImageConfig(), None)
+    config = problems.object(raw, IMAGE, IMAGE_KEYS)
+    if config is None:
+        return ParsedImage(ImageConfig(), None)
+
+    has_ref, has_repository = config.get("ref") is not None, config.get("repository") is not None
+    if has_ref == has_repository:
+        got = "both" if has_ref else "neither"
+        problems.add(
+            f"{IMAGE} must set exactly one of repository (build and push) or ref "
+            f"(deploy an existing image); got {got}"
+        )
+    if has_ref:
+        for key in BUILD_ONLY_IMAGE_KEYS:
+            if key != "repository" and config.get(key) not in (None, [], ()):
+                problems.add(
+                    f"{IMAGE}.{key} has no effect with {IMAGE}.ref (nothing is built); remove one of them"
+                )
+
+    texts = {key: _text(config.get(key), f"{IMAGE}.{key}", *PATTERNS[key], problems) for key in PATTERNS}
+    registry, authentication = _registry(config.get("registry"), problems)
+    models = () if has_ref else _models(config.get("models"), problems)
+    image = ImageConfig(
+        repository=texts["repository"],
+        ref=texts["ref"],
+        base_image=texts["baseImage"],
+        tag=texts["tag"],
+        registry=registry,
+        models=models,
+        extensions=_extensions(config.get("extensions"), problems),
+    )
+    return ParsedImage(image, authentication)
+
+
+def _text(value: Any, where: str, pattern: str, described: str, problems: Problems) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(pattern, value):
+        return value
+    problems.add(f"{where} must be {described}, got {show(value)}")
+    return None
+
+
+def _registry(raw: Any, problems: Problems) -> tuple[RegistryConfig | None, dict[str, Any] | None]:
+    """The credentials, and the matching `registry_authentication` input so the core checks their lengths."""
+    where = f"{IMAGE}.registry"
+    if raw is None:
+        return None, None
+    config = problems.object(raw, where, REGISTRY_KEYS)
+    if config is None:
+        return None, None
+    server = config.get("server")
+    if server is None:
+        problems.add(f"{where}.server is required")
+    else:
+        server = _text(server, f"{where}.server", *_SERVER, problems)
+    username, password = config.get("username"), config.get("password")
+    authentication = {"basic": {"username": username, "password": password}}
+    if isinstance(server, str) and isinstance(username, str) and isinstance(password, str):
+        return RegistryConfig(server=server, username=username, password=password), authentication
+    return None, authentication  # the core reports username and password without echoing them
+
+
+def _models(raw: Any, problems: Problems) -> tuple[ModelSpec, ...]:
+    where = f"{IMAGE}.models"
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add(f"{where} must be a list of {{file, kind, url, sha256}} objects, got {show(raw)}")
+        return ()
+    models: list[ModelSpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        try:
+            model = parse_model(entry, f"{where}[{index}]")
+        except ModelConfigError as error:
+            problems.add(str(error))
+            continue
+        if model.staged_name in seen:
+            problems.add(f"{where}[{index}] repeats {model.kind} {model.file!r}")
+        seen.add(model.staged_name)
+        models.append(model)
+    return tuple(models)
+
+
+def _extensions(raw: Any, problems: Problems) -> tuple[str, ...]:
+    where = f"{IMAGE}.extensions"
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add(f"{where} must be a list of git URLs or extension names, got {show(raw)}")
+        return ()
+    good = []
+    for index, item in enumerate(raw):
+        if isinstance(item, str) and item and not any(c.isspace() for c in item):
+            good.append(item)
+        else:
+            problems.add(
+                f"{where}[{index}] must be a git URL or an extension name (no spaces), got {show(item)}"
+            )
+    return tuple(good)

@@ -1,0 +1,123 @@
+"""Config key names, and the map from ContainerGroup property paths back to the config keys they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from components.container_group.validation import Failure
+
+ORGANIZATION = "salad:organization"
+PROJECT = "salad:project"
+IMAGE = "salad-sd:image"
+DEPLOYMENT = "salad-sd:deployment"
+
+IMAGE_KEYS = ("repository", "baseImage", "tag", "ref", "registry", "models", "extensions")
+BUILD_ONLY_IMAGE_KEYS = ("repository", "baseImage", "tag", "models", "extensions")
+REGISTRY_KEYS = ("server", "username", "password")
+
+DEPLOYMENT_KEYS = (
+    "name",
+    "displayName",
+    "replicas",
+    "cpu",
+    "memoryMb",
+    "gpuClasses",
+    "storageGb",
+    "priority",
+    "countryCodes",
+    "port",
+    "auth",
+    "env",
+    "startupProbe",
+    "livenessProbe",
+    "readinessProbe",
+    "waitForReady",
+    "adopt",
+    "smokeTest",
+    "protect",
+)
+WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes")
+
+# Probe config keys -> ContainerGroup probe properties, and probe override fields -> Salad probe paths.
+PROBES: Mapping[str, str] = {
+    "startupProbe": "startup_probe",
+    "livenessProbe": "liveness_probe",
+    "readinessProbe": "readiness_probe",
+}
+PROBE_TIMINGS: Mapping[str, str] = {
+    "initialDelaySeconds": "initial_delay_seconds",
+    "periodSeconds": "period_seconds",
+    "timeoutSeconds": "timeout_seconds",
+    "successThreshold": "success_threshold",
+    "failureThreshold": "failure_threshold",
+}
+PROBE_KEYS = ("path", "port", *PROBE_TIMINGS)
+
+REQUIRED_HINTS: Mapping[str, str] = {
+    ORGANIZATION: " (pulumi config set salad:organization <org>)",
+    PROJECT: " (pulumi config set salad:project <project>)",
+}
+
+
+def _deployment(key: str) -> str:
+    return f"{DEPLOYMENT}.{key}"
+
+
+def _probe_paths() -> dict[str, str]:
+    paths: dict[str, str] = {}
+    for config_key, prop in PROBES.items():
+        paths[prop] = _deployment(config_key)
+        paths[f"{prop}.http.path"] = _deployment(f"{config_key}.path")
+        paths[f"{prop}.http.port"] = _deployment(f"{config_key}.port")
+        paths.update({f"{prop}.{t}": _deployment(f"{config_key}.{c}") for c, t in PROBE_TIMINGS.items()})
+    return paths
+
+
+# ContainerGroup property path (prefix) -> config key. Longest prefix wins; the rest of the path is kept
+# (`gpu_classes[2]` -> `salad-sd:deployment.gpuClasses[2]`, `environment_variables.X` -> `...env.X`).
+PROPERTY_KEYS: Mapping[str, str] = {
+    "organization": ORGANIZATION,
+    "project": PROJECT,
+    "image": f"{IMAGE}.ref",
+    "registry_authentication": f"{IMAGE}.registry",
+    "registry_authentication.basic.username": f"{IMAGE}.registry.username",
+    "registry_authentication.basic.password": f"{IMAGE}.registry.password",
+    "name": _deployment("name"),
+    "display_name": _deployment("displayName"),
+    "replicas": _deployment("replicas"),
+    "cpu": _deployment("cpu"),
+    "memory": _deployment("memoryMb"),
+    "gpu_classes": _deployment("gpuClasses"),
+    "storage_gb": _deployment("storageGb"),
+    "priority": _deployment("priority"),
+    "country_codes": _deployment("countryCodes"),
+    "environment_variables": _deployment("env"),
+    "gateway": _deployment("port"),
+    "gateway.port": _deployment("port"),
+    "gateway.auth": _deployment("auth"),
+    **_probe_paths(),
+    "min_ready_replicas": _deployment("waitForReady.minReadyReplicas"),
+    "ready_timeout_minutes": _deployment("waitForReady.timeoutMinutes"),
+    "adopt": _deployment("adopt"),
+    "smoke_test": _deployment("smokeTest"),
+}
+
+
+def config_key(prop: str) -> str:
+    """The config key a ContainerGroup property path came from."""
+    for prefix in sorted(PROPERTY_KEYS, key=len, reverse=True):
+        if prop == prefix or prop.startswith((f"{prefix}.", f"{prefix}[")):
+            return PROPERTY_KEYS[prefix] + prop[len(prefix) :]
+    return f"{DEPLOYMENT} (container group property {prop})"
+
+
+def config_message(failure: Failure) -> str:
+    """The core's failure reason, reworded to name the config key instead of the property path."""
+    key = config_key(failure.property)
+    if failure.reason.startswith(failure.property):
+        message = key + failure.reason[len(failure.property) :]
+    else:
+        message = f"{key}: {failure.reason}"
+    if message.endswith(" is required"):
+        message += REQUIRED_HINTS.get(key, "")
+    return message

@@ -1,0 +1,107 @@
+"""The real `__main__.py` under Pulumi mocks, once for every `Pulumi.<stack>.yaml` checked in."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+import components.model_image
+from components.container_group.provider import PROVIDER_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+GROUP_TYPE = "pulumi-python:dynamic/salad:ContainerGroup"
+IMAGE_TYPE = "docker:index/image:Image"
+DIGEST = "registry.example.com/team/salad-sd@sha256:" + "c" * 64
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registered resource; answers as the providers would after a successful deploy."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == IMAGE_TYPE:
+            outputs["repo_digest"] = DIGEST
+        if args.typ == GROUP_TYPE:
+            outputs.update(
+                url="https://kiwi-bean-0123456789abcdef.salad.cloud",
+                status="running",
+                ready_replicas=1,
+                estimated_cost_per_hour=0.3,
+            )
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
+        return {}, None
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+
+def stack_config(path: Path) -> dict[str, str]:
+    """The stack file's config as the CLI hands it to the program: objects as JSON strings."""
+    raw = yaml.safe_load(path.read_text())["config"]
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
+
+
+def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingMocks, dict[str, Any]]:
+    stack = path.name.split(".")[1]
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="salad-sd", stack=stack, preview=False)
+    pulumi.runtime.set_all_config(stack_config(path))
+    # The models are multi-GB downloads: the wiring test stands in for their verification.
+    monkeypatch.setattr(components.model_image, "check_build_context", lambda _args: None)
+    return mocks, runpy.run_path(str(ROOT / "__main__.py"))
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=[p.name for p in STACK_FILES])
+@pulumi.runtime.test
+def test_stack_registers_image_and_group(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    mocks, program = run_program(path, monkeypatch)
+    app = program["app"]
+    config = program["config"]
+
+    def check(values: list[Any]) -> None:
+        url, group_name, image_ref, ready, example = values
+        (group,) = mocks.of_type(GROUP_TYPE)
+        assert [r.typ for r in mocks.resources].count("salad-sd:index:A1111Deployment") == 1
+        inputs = group.inputs
+        assert PROVIDER_KEY in inputs
+        assert inputs["name"] == config.name == group_name
+        assert inputs["organization"] == config.organization
+        assert inputs["gateway"]["port"] == 7860
+        assert inputs["startup_probe"]["http"]["path"] == "/internal/profile-startup"
+        assert inputs["liveness_probe"]["http"]["path"] == "/internal/ping"
+        assert inputs["replicas"] == config.container_group_inputs["replicas"]
+        if config.image.ref is None:
+            (image,) = mocks.of_type(IMAGE_TYPE)
+            assert image.inputs["build"]["platform"] == "linux/amd64"
+            assert inputs["image"] == DIGEST == image_ref
+        else:
+            assert not mocks.of_type(IMAGE_TYPE) and inputs["image"] == config.image.ref == image_ref
+        assert url.startswith("https://") and ready == 1
+        assert url in example and "/sdapi/v1/txt2img" in example
+
+    return pulumi.Output.all(
+        app.url, app.container_group_name, app.image_ref, app.ready_replicas, app.example_request
+    ).apply(check)
+
+
+def test_there_are_dev_and_prod_stacks() -> None:
+    assert {p.name for p in STACK_FILES} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+
+
+def test_stack_files_hold_no_secrets() -> None:
+    for path in STACK_FILES:
+        text = path.read_text()
+        assert "apiKey" not in text and "password" not in text, path.name
