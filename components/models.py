@@ -182,7 +182,7 @@ class VerificationCache:
     def for_context(cls, context_dir: Path | str) -> VerificationCache:
         return cls(Path(context_dir) / MODELS_DIR / CACHE_FILE)
 
-    def digest(self, key: str, path: Path, hasher: Callable[[Path], str] = sha256_file) -> str:
+    def digest(self, key: str, path: Path) -> str:
         """The file's sha256: remembered when size and mtime are unchanged, else computed and stored."""
         stat = path.stat()
         entry = self._entries.get(key)
@@ -190,7 +190,7 @@ class VerificationCache:
             remembered = entry.get("sha256")
             if isinstance(remembered, str):
                 return remembered
-        value = hasher(path)
+        value = sha256_file(path)
         self.remember(key, path, value)
         return value
 

@@ -37,22 +37,21 @@ if [ -n "${SD_CHECKPOINT:-}" ]; then
   webui_args+=(--ckpt "$checkpoint")
 fi
 
-log "starting webui: ${webui_cmd[*]} ${webui_args[*]} ${extra_args[*]}"
-"${webui_cmd[@]}" "${webui_args[@]}" "${extra_args[@]}" &
-webui_pid=$!
-log "starting bridge: [::]:$port -> 127.0.0.1:$webui_port"
-socat "TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0" "TCP4:127.0.0.1:$webui_port" &
-bridge_pid=$!
-
-alive() { kill -0 "$1" 2>/dev/null; }
+# Traps first, so a SIGTERM that arrives while the children start still stops them.
+webui_pid=""
+bridge_pid=""
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+children() { echo "$webui_pid" "$bridge_pid"; }
 
 stop_children() {
-  kill -TERM "$webui_pid" "$bridge_pid" 2>/dev/null || true
-  local deadline=$((SECONDS + grace))
+  # shellcheck disable=SC2046  # word splitting drops a child not started yet
+  kill -TERM $(children) 2>/dev/null || true
+  local ticks=$((grace * 10)) # tenths of a second
   while alive "$webui_pid" || alive "$bridge_pid"; do
-    if ((SECONDS >= deadline)); then
+    if ((ticks-- <= 0)); then
       log "still running after ${grace}s, sending SIGKILL"
-      kill -KILL "$webui_pid" "$bridge_pid" 2>/dev/null || true
+      # shellcheck disable=SC2046
+      kill -KILL $(children) 2>/dev/null || true
       break
     fi
     sleep 0.1
@@ -70,6 +69,13 @@ on_signal() {
 }
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
+
+log "starting webui: ${webui_cmd[*]} ${webui_args[*]} ${extra_args[*]}"
+"${webui_cmd[@]}" "${webui_args[@]}" "${extra_args[@]}" &
+webui_pid=$!
+log "starting bridge: [::]:$port -> 127.0.0.1:$webui_port"
+socat "TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0" "TCP4:127.0.0.1:$webui_port" &
+bridge_pid=$!
 
 status=0
 wait -n || status=$?

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set-up and deploy: prepares ./venv, fetches the stack's models into image/models/, then `pulumi up`.
+# Usage: scripts/deploy.sh STACK [extra `pulumi up` flags]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stack=${1:?usage: scripts/deploy.sh STACK [pulumi up flags]}
+shift
+command -v pulumi >/dev/null || { echo "deploy: the Pulumi CLI is required (https://www.pulumi.com/docs/install/)" >&2; exit 2; }
+
+[ -x venv/bin/python ] || "${PYTHON:-python3}" -m venv venv
+venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
+mkdir -p .pulumi-state
+pulumi stack select --create "$stack"
+venv/bin/python -m components.fetch_models --stack "$stack"
+pulumi up --stack "$stack" "$@"

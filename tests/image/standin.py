@@ -1,0 +1,68 @@
+"""A local stand-in for saladtechnologies/a1111:ipv6-*, built without pulling anything.
+
+1. A Debian bookworm rootfs (minbase + python3 + socat) from `debootstrap` (only the Debian mirror is
+   needed), imported as `ROOTFS_TAG`, kept between runs: building it takes ~35 s.
+2. `tests/image/standin/Dockerfile` on top: the real image's workdir and `/docker/entrypoint.sh`
+   contract, with `tests/fakes/fake_webui.py` as `webui.py`. Rebuilt every session (a second).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.image.docker_env import Docker
+
+REPO = Path(__file__).resolve().parents[2]
+STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+FAKE_WEBUI = REPO / "tests" / "fakes" / "fake_webui.py"
+ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-socat-1"
+STANDIN_TAG = "salad-sd-test/a1111-standin:latest"
+MIRROR = os.environ.get("SALAD_SD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# Trimmed after debootstrap: not needed to run python3 and socat.
+_PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale")
+
+
+def rootfs_unavailable_reason() -> str | None:
+    """Why the rootfs cannot be built here (None when it can, or is already there)."""
+    if shutil.which("debootstrap") is None:
+        return "debootstrap is not installed (scripts/ci-services.sh installs it)"
+    if os.geteuid() != 0:
+        return "debootstrap needs root"
+    return None
+
+
+def ensure_rootfs(docker: Docker) -> str:
+    """The imported Debian rootfs image tag, building it on first use."""
+    if docker.image_exists(ROOTFS_TAG):
+        return ROOTFS_TAG
+    with tempfile.TemporaryDirectory(prefix="salad-sd-rootfs-") as tmp:
+        root = Path(tmp) / "rootfs"
+        result = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,socat", "bookworm", str(root), MIRROR],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"debootstrap from {MIRROR} failed:\n{result.stdout[-2000:]}{result.stderr}")
+        for relative in _PRUNE:
+            shutil.rmtree(root / relative, ignore_errors=True)
+        tar = subprocess.run(["tar", "-C", str(root), "-c", "."], capture_output=True, check=True).stdout
+        docker.run("import", "-", ROOTFS_TAG, stdin=tar, timeout=300)
+    return ROOTFS_TAG
+
+
+def build_standin(docker: Docker) -> str:
+    """The stand-in base image tag (built on the cached rootfs)."""
+    rootfs = ensure_rootfs(docker)
+    with tempfile.TemporaryDirectory(prefix="salad-sd-standin-") as tmp:
+        context = Path(tmp)
+        shutil.copy2(STANDIN_DIR / "Dockerfile", context / "Dockerfile")
+        shutil.copy2(STANDIN_DIR / "entrypoint.sh", context / "entrypoint.sh")
+        shutil.copy2(FAKE_WEBUI, context / "webui.py")
+        docker.build(context, STANDIN_TAG, {"ROOTFS_IMAGE": rootfs})
+    return STANDIN_TAG
