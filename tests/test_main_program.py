@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from pathlib import Path
@@ -57,6 +58,7 @@ def stack_config(path: Path) -> dict[str, str]:
 def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingMocks, dict[str, Any]]:
     stack = path.name.split(".")[1]
     mocks = RecordingMocks()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # earlier tests may leave the main thread without one
     pulumi.runtime.set_mocks(mocks, project="salad-sd", stack=stack, preview=False)
     pulumi.runtime.set_all_config(stack_config(path))
     # The models are multi-GB downloads: the wiring test stands in for their verification.

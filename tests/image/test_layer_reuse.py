@@ -1,8 +1,8 @@
 """Layer reuse, measured: push, change only the entrypoint, rebuild and push again, then rebuild unchanged.
 
 Pushes go to a registry started for this module (fresh storage, loopback port), so "bytes pushed" is the
-growth of its blob store: exactly what was uploaded. The figures are printed with an `[image-bench]`
-prefix. Skips, saying why, without a Docker daemon, the stand-in base or `docker-registry`.
+growth of its blob store: exactly what was uploaded. The figures appear in the "image bench" section of
+pytest's summary. Skips, saying why, without a Docker daemon, the stand-in base or `docker-registry`.
 """
 
 from __future__ import annotations

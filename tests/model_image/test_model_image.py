@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shutil
 from pathlib import Path
@@ -41,6 +42,8 @@ class Mocks(pulumi.runtime.Mocks):
 @pytest.fixture
 def mocks() -> Mocks:
     recorder = Mocks()
+    # Earlier tests (asyncio.run) can leave the main thread without a loop; the mocks need one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(recorder, project="salad-sd", stack="dev", preview=False)
     return recorder
 
