@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -25,8 +25,6 @@ class A1111DeploymentArgs:
     """ContainerGroup inputs (snake_case, as checked by the provider) without `image`."""
     protect: bool = False
     """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
-    group_options: dict[str, Any] = field(default_factory=dict)
-    """Extra ResourceOptions fields for the container group (e.g. custom aliases)."""
 
 
 class A1111Deployment(pulumi.ComponentResource):
@@ -49,7 +47,7 @@ class A1111Deployment(pulumi.ComponentResource):
         group = ContainerGroup(
             f"{name}-group",
             group_args,
-            pulumi.ResourceOptions(parent=self, protect=args.protect, **args.group_options),
+            pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         auth = bool((args.container_group.get("gateway") or {}).get("auth"))
         self.url = group.url

@@ -22,15 +22,25 @@ from pulumi.dynamic import (
 )
 
 from components.container_group.diff_rules import diff_inputs
-from components.container_group.gpu_classes import estimated_cost_per_hour, resolve_gpu_classes
+from components.container_group.gpu_classes import (
+    estimated_cost_per_hour,
+    gpu_names_by_id,
+    resolve_gpu_classes,
+)
 from components.container_group.outputs import inputs_from_group, outputs_from_group
 from components.container_group.readiness import count_ready, required_ready
 from components.container_group.request_body import create_body, patch_body
-from components.container_group.settings import ProviderSettings, SettingsError, settings_from_config
+from components.container_group.settings import (
+    FIRST_POLL_SECONDS,
+    ProviderSettings,
+    SettingsError,
+    settings_from_config,
+)
 from components.container_group.validation import check_inputs
 from components.container_group.waiting import (
     GroupRef,
     Pacing,
+    Serving,
     WaitFailed,
     wait_until_gone,
     wait_until_serving,
@@ -57,7 +67,7 @@ class ContainerGroupProvider(ResourceProvider):
 
     def __init__(self) -> None:
         self._settings: ProviderSettings | None = None
-        self._client: SaladClient | None = None
+        self._salad: SaladClient | None = None
         self._gpu_classes: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -94,7 +104,7 @@ class ContainerGroupProvider(ResourceProvider):
 
     def create(self, props: Props) -> CreateResult:
         inputs = _without_provider(props)
-        client, ref = self._client_for(inputs), _ref(inputs)
+        client, ref = self._client(), _ref(inputs)
         gpu_ids = self._resolve_gpus(client, inputs)
         group, ours = self._create_or_adopt(client, ref, inputs, gpu_ids)
         try:
@@ -109,7 +119,7 @@ class ContainerGroupProvider(ResourceProvider):
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         inputs = _without_provider(news)
-        client, ref = self._client_for(inputs), _ref(inputs)
+        client, ref = self._client(), _ref(inputs)
         gpu_ids = self._resolve_gpus(client, inputs)
         patch = patch_body(_without_provider(olds), inputs, gpu_ids)
         version = None
@@ -132,7 +142,7 @@ class ContainerGroupProvider(ResourceProvider):
 
     def read(self, id_: str, props: Props) -> ReadResult:
         previous = _without_provider(props)
-        client, ref = self._client_for(previous), _ref(previous)
+        client, ref = self._client(), _ref(previous)
         try:
             group = client.get_container_group(ref.organization, ref.project, ref.name)
             instances = client.list_instances(ref.organization, ref.project, ref.name)
@@ -140,15 +150,14 @@ class ContainerGroupProvider(ResourceProvider):
             if error.is_not_found:
                 return ReadResult("", {})
             raise
-        names = {c["id"]: c["name"] for c in self._gpu_catalog(client, ref.organization)}
-        inputs = inputs_from_group(group, previous, names)
+        inputs = self._live_inputs(client, ref, group, previous)
         gpu_ids = list(group["container"]["resources"].get("gpu_classes") or [])
         outputs = self._outputs(client, inputs, group, gpu_ids, count_ready(instances, None))
         return ReadResult(group["id"], outputs, inputs)
 
     def delete(self, _id: str, props: Props) -> None:
         previous = _without_provider(props)
-        client, ref = self._client_for(previous), _ref(previous)
+        client, ref = self._client(), _ref(previous)
         try:
             client.delete_container_group(ref.organization, ref.project, ref.name)
         except SaladApiError as error:
@@ -214,10 +223,12 @@ class ContainerGroupProvider(ResourceProvider):
         return client.update_container_group(ref.organization, ref.project, ref.name, patch)
 
     def _live_inputs(self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props) -> Props:
-        names = {c["id"]: c["name"] for c in self._gpu_catalog(client, ref.organization)}
+        names = gpu_names_by_id(self._gpu_catalog(client, ref.organization))
         return inputs_from_group(group, inputs, names)
 
-    def _wait_serving(self, client: SaladClient, ref: GroupRef, inputs: Props, *, version: int | None) -> Any:
+    def _wait_serving(
+        self, client: SaladClient, ref: GroupRef, inputs: Props, *, version: int | None
+    ) -> Serving:
         return wait_until_serving(
             client,
             ref,
@@ -282,17 +293,17 @@ class ContainerGroupProvider(ResourceProvider):
                 self._gpu_classes[organization] = cached
         return cached
 
-    def _client_for(self, _inputs: Props) -> SaladClient:
+    def _client(self) -> SaladClient:
         settings = self._current_settings()
         if not settings.api_key:
             raise SettingsError(
                 "no Salad API key: run `pulumi config set --secret salad:apiKey <key>` or set SALAD_API_KEY"
             )
         with self._lock:
-            if self._client is None:
+            if self._salad is None:
                 budget = shared_budget(settings.api_key, settings.requests_per_minute)
-                self._client = SaladClient(settings.api_key, settings.api_url, rate_budget=budget)
-            return self._client
+                self._salad = SaladClient(settings.api_key, settings.api_url, rate_budget=budget)
+            return self._salad
 
     def _current_settings(self) -> ProviderSettings:
         if self._settings is None:
@@ -300,8 +311,8 @@ class ContainerGroupProvider(ResourceProvider):
         return self._settings
 
     def _pacing(self) -> Pacing:
-        settings = self._current_settings()
-        return Pacing(first_poll_seconds=settings.first_poll_seconds, poll_seconds=settings.poll_seconds)
+        poll_seconds = self._current_settings().poll_seconds
+        return Pacing(first_poll_seconds=min(FIRST_POLL_SECONDS, poll_seconds), poll_seconds=poll_seconds)
 
 
 def _without_provider(props: Props) -> Props:

@@ -18,7 +18,7 @@ POLL_SECONDS = "salad:pollSeconds"
 REQUESTS_PER_MINUTE = "salad:requestsPerMinute"
 
 DEFAULT_POLL_SECONDS = 5.0
-FIRST_POLL_SECONDS = 1.0
+FIRST_POLL_SECONDS = 1.0  # the first poll comes sooner, capped by poll_seconds
 
 
 class SettingsError(ValueError):
@@ -34,7 +34,6 @@ class ProviderSettings:
     organization: str | None = None
     project: str | None = None
     poll_seconds: float = DEFAULT_POLL_SECONDS
-    first_poll_seconds: float = FIRST_POLL_SECONDS
     requests_per_minute: int = DEFAULT_PER_MINUTE
 
 
@@ -52,7 +51,6 @@ def settings_from_config(get: Callable[[str], Any], env: Mapping[str, str] = os.
         organization=_text(get(ORGANIZATION)) or env.get("SALAD_ORGANIZATION") or None,
         project=_text(get(PROJECT)) or env.get("SALAD_PROJECT") or None,
         poll_seconds=poll_seconds,
-        first_poll_seconds=min(FIRST_POLL_SECONDS, poll_seconds),
         requests_per_minute=int(per_minute),
     )
 

@@ -9,7 +9,7 @@ budget covers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +60,6 @@ def wait_until_serving(
     Starts the group if it sits stopped. Raises WaitFailed with Salad's description when the group goes
     `failed`, when it disappears, or at the deadline.
     """
-    deadline = pacing.clock() + timeout_seconds
-    next_poll = pacing.clock() + pacing.first_poll_seconds
     group: dict[str, Any] | None = None
     instances: list[dict[str, Any]] = []
     polls_of_instances = 0
@@ -74,15 +72,7 @@ def wait_until_serving(
             say(line)
             last_line = line
 
-    def poll_again() -> None:
-        nonlocal next_poll
-        if next_poll > deadline:
-            raise WaitFailed(_timeout_message(ref, want, timeout_seconds, last_line))
-        pacing.sleep(max(0.0, next_poll - pacing.clock()))
-        next_poll = max(next_poll + pacing.poll_seconds, pacing.clock())
-
-    while True:
-        poll_again()
+    for _ in _poll_schedule(pacing, timeout_seconds):
         try:
             if group is None or not _deploying(group) or polls_of_instances >= GROUP_CHECK_EVERY:
                 group = client.get_container_group(ref.organization, ref.project, ref.name)
@@ -113,14 +103,12 @@ def wait_until_serving(
         report(progress_line(ref.name, instances, want, version))
         if ready >= want:
             return Serving(group, ready)
+    raise WaitFailed(_timeout_message(ref, want, timeout_seconds, last_line))
 
 
 def wait_until_gone(client: SaladClient, ref: GroupRef, *, timeout_seconds: float, pacing: Pacing) -> None:
     """Poll until GET answers 404; WaitFailed at the deadline."""
-    deadline = pacing.clock() + timeout_seconds
-    delay = pacing.first_poll_seconds
-    while True:
-        pacing.sleep(min(delay, max(0.0, deadline - pacing.clock())))
+    for _ in _poll_schedule(pacing, timeout_seconds):
         try:
             client.get_container_group(ref.organization, ref.project, ref.name)
         except SaladApiError as error:
@@ -128,12 +116,20 @@ def wait_until_gone(client: SaladClient, ref: GroupRef, *, timeout_seconds: floa
                 return
             if not error.is_transient:
                 raise
-        if pacing.clock() >= deadline:
-            raise WaitFailed(
-                f"{ref.name}: Salad accepted the delete but the group still exists after "
-                f"{timeout_seconds:.0f}s; check the Salad portal"
-            )
-        delay = pacing.poll_seconds
+    raise WaitFailed(
+        f"{ref.name}: Salad accepted the delete but the group still exists after "
+        f"{timeout_seconds:.0f}s; check the Salad portal"
+    )
+
+
+def _poll_schedule(pacing: Pacing, timeout_seconds: float) -> Iterator[None]:
+    """Sleeps until each poll is due (first soon, then steadily); ends when the next is past the deadline."""
+    deadline = pacing.clock() + timeout_seconds
+    next_poll = pacing.clock() + pacing.first_poll_seconds
+    while next_poll <= deadline:
+        pacing.sleep(max(0.0, next_poll - pacing.clock()))
+        next_poll = max(next_poll + pacing.poll_seconds, pacing.clock())
+        yield
 
 
 _PHASES = {

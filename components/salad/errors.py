@@ -90,8 +90,7 @@ def readable_text(body: bytes) -> str:
         text = _TAG.sub(" ", _SCRIPT_OR_STYLE.sub(" ", text))
         if title:
             text = f"{_TAG.sub('', title.group(1))} {text.replace(title.group(1), '', 1)}"
-    text = " ".join(html.unescape(text).split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+    return _one_short_line(html.unescape(text))
 
 
 def _problem_details(content_type: str, body: bytes) -> dict[str, Any] | None:
@@ -105,7 +104,9 @@ def _problem_details(content_type: str, body: bytes) -> dict[str, Any] | None:
 
 
 def _text(value: object) -> str:
-    if value is None:
-        return ""
-    text = " ".join(str(value).split())
+    return "" if value is None else _one_short_line(str(value))
+
+
+def _one_short_line(text: str) -> str:
+    text = " ".join(text.split())
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
