@@ -9,10 +9,13 @@ from typing import Any
 import pulumi
 
 from components.container_group.resource import ContainerGroup, ContainerGroupArgs
+from components.container_group.settings import API_KEY_ENV
+from components.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
 from components.model_image import ModelImage, ModelImageArgs
+from components.salad.client import API_KEY_HEADER
 
 TYPE_TOKEN = "salad-sd:index:A1111Deployment"
-EXAMPLE_BODY = {"prompt": "a watercolor lighthouse at dawn", "steps": 20, "width": 512, "height": 512}
+EXAMPLE_REQUEST = Txt2ImgRequest(prompt="a watercolor lighthouse at dawn", steps=20, width=512, height=512)
 
 
 @dataclass
@@ -74,10 +77,10 @@ def example_request(url: str | None, *, auth: bool) -> str:
     """A ready-to-paste curl command for the deployment's txt2img endpoint."""
     if not url:
         return "no gateway: the group has no public URL"
-    key = ' -H "Salad-Api-Key: $SALAD_API_KEY"' if auth else ""
-    body = json.dumps(EXAMPLE_BODY)
+    key = f' -H "{API_KEY_HEADER}: ${API_KEY_ENV}"' if auth else ""
+    body = json.dumps(EXAMPLE_REQUEST.body())
     return (
-        f"curl -sS -X POST {url}/sdapi/v1/txt2img -H 'Content-Type: application/json'{key} -d '{body}' "
+        f"curl -sS -X POST {url}{TXT2IMG_PATH} -H 'Content-Type: application/json'{key} -d '{body}' "
         '| python3 -c \'import sys,json,base64; open("out.png","wb").write('
         'base64.b64decode(json.load(sys.stdin)["images"][0]))\''
     )

@@ -13,6 +13,7 @@ civitai.com, sent as a Bearer header.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -31,7 +32,7 @@ from components.models import (
     VerificationCache,
     ensure_layout,
     parse_models,
-    sha256_file,
+    sha256_of,
     verify_model,
 )
 
@@ -128,9 +129,12 @@ def download(model: ModelSpec, target: Path, out: IO[str], session: requests.Ses
         total = have + int(length) if length and length.isdigit() else None
         progress = Progress(model.file, total, out)
         done = have
+        # Hash while writing, so a multi-GB file is not read back; a resumed .part is hashed first.
+        digest = sha256_of(part) if have else hashlib.sha256()
         with part.open("ab" if have else "wb") as f:
             for chunk in response.iter_content(_CHUNK):
                 f.write(chunk)
+                digest.update(chunk)
                 done += len(chunk)
                 progress.update(done)
         progress.finish()
@@ -139,7 +143,7 @@ def download(model: ModelSpec, target: Path, out: IO[str], session: requests.Ses
             f"download of {model.file!r} stopped at {done} of {total} bytes; run again to resume"
         )
     if model.sha256 is not None:
-        actual = sha256_file(part)
+        actual = digest.hexdigest()
         if actual != model.sha256:
             part.unlink()
             raise FetchError(

@@ -32,9 +32,9 @@ from typing import Any
 import requests
 
 from components.png import NotAPng, PngInfo, inspect_png
+from components.salad.client import API_KEY_HEADER
 from components.salad.errors import readable_text
 
-API_KEY_HEADER = "Salad-Api-Key"
 TXT2IMG_PATH = "/sdapi/v1/txt2img"
 GATEWAY_CUTOFF_SECONDS = 100
 _WAIT_STATUSES = frozenset({403, 502, 503})
@@ -202,7 +202,8 @@ def txt2img(
             if remaining <= 0:
                 raise GaveUpWaiting(
                     f"gave up after {waited:.0f} s ({attempts} attempts) waiting for {url}; "
-                    f"last answer: {outcome.error}" + _body_note(outcome.error),
+                    f"last answer: {outcome.error}"
+                    + body_note(outcome.error.body_excerpt, str(outcome.error)),
                     status=outcome.error.status,
                     body_excerpt=outcome.error.body_excerpt,
                 ) from outcome.error
@@ -247,10 +248,10 @@ def _attempt(
         )
     except requests.RequestException as error:
         return _Attempt(Txt2ImgError(f"could not reach the gateway ({type(error).__name__})"), retry=True)
-    status, body = response.status_code, response.content
-    excerpt = _excerpt(body, state)
+    status = response.status_code
     if status == 200:
-        return _answer(response, excerpt)
+        return _answer(response, state)
+    excerpt = _excerpt(response.content, state)
     if status in (401, 403) and state.mode is AuthMode.AUTO and not state.sending and state.lookup():
         say(f"the gateway answered HTTP {status} without a key; repeating the request with {API_KEY_HEADER}")
         state.sending = True
@@ -276,13 +277,14 @@ def _attempt(
     )
 
 
-def _answer(response: requests.Response, excerpt: str) -> _Answer:
+def _answer(response: requests.Response, state: _Auth) -> _Answer:
     try:
         payload = response.json()
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
         kind = response.headers.get("Content-Type") or "no content type"
+        excerpt = _excerpt(response.content, state)
         raise NotJsonAnswer(
             f"the server answered HTTP 200 but not with a JSON object ({kind}): {excerpt}",
             status=200,
@@ -356,9 +358,9 @@ def _wait_reason(status: int, state: _Auth) -> str:
     return f"{routes}, or it requires {API_KEY_HEADER} and no key is set (SALAD_API_KEY)"
 
 
-def _body_note(error: Txt2ImgError) -> str:
-    excerpt = error.body_excerpt
-    return f"; response body: {excerpt}" if excerpt and excerpt not in str(error) else ""
+def body_note(excerpt: str, text: str) -> str:
+    """`; response body: …` for an error text that does not already quote the body."""
+    return f"; response body: {excerpt}" if excerpt and excerpt not in text else ""
 
 
 def _cutoff_text(what: str) -> str:

@@ -117,13 +117,29 @@ def parse_models(raw: object, where: str = CONFIG_KEY) -> list[ModelSpec]:
         return []
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise ModelConfigError(f"{where} must be a list, got {raw!r}")
-    models = [parse_model(entry, f"{where}[{i}]") for i, entry in enumerate(raw)]
-    seen: set[str] = set()
-    for i, model in enumerate(models):
-        if model.staged_name in seen:
-            raise ModelConfigError(f"{where}[{i}] repeats {model.kind} {model.file!r}")
-        seen.add(model.staged_name)
+    models, problems = check_models(raw, where)
+    if problems:
+        raise ModelConfigError(problems[0])
     return models
+
+
+def check_models(entries: Sequence[object], where: str) -> tuple[list[ModelSpec], list[str]]:
+    """The valid entries, and every problem: bad entries first, then repeats of the same kind and file."""
+    models: list[ModelSpec] = []
+    problems: list[str] = []
+    repeats: list[str] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        try:
+            model = parse_model(entry, f"{where}[{i}]")
+        except ModelConfigError as error:
+            problems.append(str(error))
+            continue
+        if model.staged_name in seen:
+            repeats.append(f"{where}[{i}] repeats {model.kind} {model.file!r}")
+        seen.add(model.staged_name)
+        models.append(model)
+    return models, problems + repeats
 
 
 def default_checkpoint(models: Sequence[ModelSpec]) -> ModelSpec | None:
@@ -154,6 +170,11 @@ def stray_files(models: Sequence[ModelSpec], context_dir: Path | str) -> list[Pa
 
 def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
     """Hex sha256 of a file, read in chunks; `progress` gets the byte count after each chunk."""
+    return sha256_of(path, progress).hexdigest()
+
+
+def sha256_of(path: Path, progress: Callable[[int], None] | None = None) -> hashlib._Hash:
+    """The running sha256 of a file's content (more bytes can still be added to it)."""
     digest = hashlib.sha256()
     done = 0
     with path.open("rb") as f:
@@ -162,7 +183,7 @@ def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> st
             done += len(chunk)
             if progress is not None:
                 progress(done)
-    return digest.hexdigest()
+    return digest
 
 
 class VerificationCache:

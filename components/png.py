@@ -31,7 +31,7 @@ def inspect_png(data: bytes) -> PngInfo:
     """
     if not data.startswith(SIGNATURE):
         raise NotAPng(f"no PNG signature (starts with {data[:8]!r})")
-    chunks = list(_chunks(data))
+    chunks = _chunks(data)
     if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
         raise NotAPng("the first chunk is not a 13-byte IHDR")
     width, height, depth, color, _compression, _filter, interlace = struct.unpack(">IIBBBBB", chunks[0][1])

@@ -26,7 +26,7 @@ def read_stack_config() -> StackConfig:
 def deployment_args(config: StackConfig) -> A1111DeploymentArgs:
     image = config.image
     registry = image.registry
-    group_inputs = {**config.container_group_inputs, "smoke_test": config.smoke_test}
+    group_inputs = dict(config.container_group_inputs)
     if registry is not None:
         group_inputs["registry_authentication"] = pulumi.Output.secret(registry.salad_authentication())
     return A1111DeploymentArgs(
@@ -38,9 +38,7 @@ def deployment_args(config: StackConfig) -> A1111DeploymentArgs:
             ref=image.ref,
             registry=None
             if registry is None
-            else RegistryCredentials(
-                registry.server, registry.username, pulumi.Output.secret(registry.password)
-            ),
+            else RegistryCredentials(registry.server, registry.username, registry.password),
         ),
         container_group=group_inputs,
         protect=config.protect,

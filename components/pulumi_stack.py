@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 
-API_KEY_CONFIG = "salad:apiKey"
+from components.container_group.settings import API_KEY
 
 
 class StackError(RuntimeError):
@@ -59,7 +59,7 @@ def stack_url(stack: str, *, cwd: str | None = None) -> str:
 def stack_api_key(stack: str, *, cwd: str | None = None) -> str | None:
     """The stack's `salad:apiKey` config value, or None when it is not set or cannot be read."""
     try:
-        value = _pulumi(stack, "config", "get", API_KEY_CONFIG, cwd=cwd).strip()
+        value = _pulumi(stack, "config", "get", API_KEY, cwd=cwd).strip()
     except StackError:
         return None
     return value or None

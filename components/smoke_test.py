@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from components.gateway_client import AuthMode, Txt2ImgError, Txt2ImgRequest, WaitPolicy, txt2img
+from components.gateway_client import (
+    AuthMode,
+    Txt2ImgError,
+    Txt2ImgRequest,
+    WaitPolicy,
+    body_note,
+    txt2img,
+)
 
 SMOKE_REQUEST = Txt2ImgRequest(prompt="a red apple on a wooden table", steps=1, width=64, height=64, seed=1)
 
 
-class SmokeTestFailed(Exception):
+class SmokeTestFailed(Txt2ImgError):
     """No PNG came back; `status` and `body_excerpt` describe the last answer (status None: no answer)."""
-
-    def __init__(self, message: str, *, status: int | None, body_excerpt: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body_excerpt = body_excerpt
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,7 @@ def smoke_test(
     except Txt2ImgError as error:
         answer = f"HTTP {error.status}" if error.status is not None else "no HTTP answer"
         message = f"smoke test of {url} failed ({answer}): {error}"
-        if error.body_excerpt and error.body_excerpt not in message:
-            message += f"; response body: {error.body_excerpt}"
+        message += body_note(error.body_excerpt, message)
         raise SmokeTestFailed(
             message,
             status=error.status,

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from components.container_group.settings import API_KEY_ENV
 from components.gateway_client import (
     AuthMode,
     Txt2ImgError,
@@ -24,8 +25,6 @@ from components.gateway_client import (
     txt2img,
 )
 from components.pulumi_stack import StackError, stack_api_key, stack_url
-
-API_KEY_ENV = "SALAD_API_KEY"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -60,14 +59,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--wait-seconds",
         type=float,
-        default=600.0,
-        help="how long to retry 403/502/503 right after a deploy (default 600)",
+        default=WaitPolicy.wait_seconds,
+        help=f"how long to retry 403/502/503 right after a deploy (default {WaitPolicy.wait_seconds:.0f})",
     )
     parser.add_argument(
         "--retry-interval",
         type=float,
-        default=2.0,
-        help="first pause between retries in seconds; it grows to 15 s (default 2)",
+        default=WaitPolicy.first_interval,
+        help=f"first pause between retries in seconds; it grows to {WaitPolicy.max_interval:.0f} s "
+        f"(default {WaitPolicy.first_interval:.0f})",
     )
     return parser.parse_args(argv)
 
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             policy=WaitPolicy(
                 wait_seconds=args.wait_seconds,
                 first_interval=args.retry_interval,
-                max_interval=max(args.retry_interval, 15.0),
+                max_interval=max(args.retry_interval, WaitPolicy.max_interval),
             ),
             say=_say,
         )

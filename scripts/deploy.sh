@@ -8,8 +8,7 @@ stack=${1:?usage: scripts/deploy.sh STACK [pulumi up flags]}
 shift
 command -v pulumi >/dev/null || { echo "deploy: the Pulumi CLI is required (https://www.pulumi.com/docs/install/)" >&2; exit 2; }
 
-[ -x venv/bin/python ] || "${PYTHON:-python3}" -m venv venv
-venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+scripts/venv.sh requirements.txt
 
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
 mkdir -p .pulumi-state

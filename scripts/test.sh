@@ -4,16 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python=${PYTHON:-python3}
-if [ ! -x venv/bin/python ]; then
-  "$python" -m venv venv
-fi
-stamp=venv/.requirements.sha256
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$want" > "$stamp"
-fi
+scripts/venv.sh requirements-dev.txt
 
 echo "== ruff"
 venv/bin/ruff check .

@@ -16,6 +16,7 @@ ORGANIZATION = "salad:organization"
 PROJECT = "salad:project"
 POLL_SECONDS = "salad:pollSeconds"
 REQUESTS_PER_MINUTE = "salad:requestsPerMinute"
+API_KEY_ENV = "SALAD_API_KEY"
 
 DEFAULT_POLL_SECONDS = 5.0
 FIRST_POLL_SECONDS = 1.0  # the first poll comes sooner, capped by poll_seconds
@@ -39,7 +40,7 @@ class ProviderSettings:
 
 def settings_from_config(get: Callable[[str], Any], env: Mapping[str, str] = os.environ) -> ProviderSettings:
     """Read `salad:*` keys through `get` (a ConfigureRequest's `config.get`), falling back to env."""
-    api_key = _text(get(API_KEY)) or env.get("SALAD_API_KEY", "")
+    api_key = _text(get(API_KEY)) or env.get(API_KEY_ENV, "")
     api_url = _text(get(API_URL)) or env.get("SALAD_API_URL", "") or DEFAULT_BASE_URL
     poll_seconds = _number(get, env, POLL_SECONDS, "SALAD_POLL_SECONDS", DEFAULT_POLL_SECONDS, 0.01, 300)
     per_minute = _number(

@@ -74,14 +74,14 @@ def _check(spec: Spec, value: Any, path: str) -> Checked:
         case Boolean():
             if isinstance(value, bool):
                 return value, []
-            return value, [Failure(path, f"{path} must be true or false, got {_show(value)}")]
+            return value, [Failure(path, f"{path} must be true or false, got {show(value)}")]
         case Text():
             return _check_text(spec, value, path)
         case Choice():
             if isinstance(value, str) and value in spec.options:
                 return value, []
             options = ", ".join(spec.options)
-            return value, [Failure(path, f"{path} must be one of {options}, got {_show(value)}")]
+            return value, [Failure(path, f"{path} must be one of {options}, got {show(value)}")]
         case ListOf():
             return _check_list(spec, value, path)
         case MapOf():
@@ -98,14 +98,14 @@ def _check_integer(spec: Integer, value: Any, path: str) -> Checked:
         number = int(value)
     if number is not None and spec.minimum <= number <= spec.maximum:
         return number, []
-    shown = _show(value if number is None else number)
+    shown = show(value if number is None else number)
     reason = f"{path} must be an integer between {spec.minimum} and {spec.maximum}{spec.note}, got {shown}"
     return value, [Failure(path, reason)]
 
 
 def _check_text(spec: Text, value: Any, path: str) -> Checked:
     if not isinstance(value, str):
-        return value, [Failure(path, f"{path} must be a string, got {_show(value, spec.secret)}")]
+        return value, [Failure(path, f"{path} must be a string, got {show(value, spec.secret)}")]
     length_ok = spec.min_length <= len(value) <= spec.max_length
     shape_ok = (spec.pattern is None or re.fullmatch(spec.pattern, value) is not None) and (
         spec.allowed is None or value in spec.allowed
@@ -120,12 +120,12 @@ def _check_text(spec: Text, value: Any, path: str) -> Checked:
         wanted = f"{spec.min_length} to {spec.max_length} characters"
         if spec.described_as:
             wanted += f" of {spec.described_as}"
-    return value, [Failure(path, f"{path} must be {wanted}, got {_show(value, spec.secret)}")]
+    return value, [Failure(path, f"{path} must be {wanted}, got {show(value, spec.secret)}")]
 
 
 def _check_list(spec: ListOf, value: Any, path: str) -> Checked:
     if not isinstance(value, list):
-        return value, [Failure(path, f"{path} must be a list, got {_show(value)}")]
+        return value, [Failure(path, f"{path} must be a list, got {show(value)}")]
     failures: list[Failure] = []
     if not spec.min_items <= len(value) <= spec.max_items:
         reason = f"{path} must have between {spec.min_items} and {spec.max_items} items, got {len(value)}"
@@ -140,12 +140,12 @@ def _check_list(spec: ListOf, value: Any, path: str) -> Checked:
 
 def _check_map(spec: MapOf, value: Any, path: str) -> Checked:
     if not isinstance(value, dict):
-        return value, [Failure(path, f"{path} must be a map of strings to strings, got {_show(value)}")]
+        return value, [Failure(path, f"{path} must be a map of strings to strings, got {show(value)}")]
     failures: list[Failure] = []
     entries = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key:
-            failures.append(Failure(path, f"{path} keys must be non-empty strings, got {_show(key)}"))
+            failures.append(Failure(path, f"{path} keys must be non-empty strings, got {show(key)}"))
         checked, found = _check(spec.value, item, f"{path}.{key}")
         entries[key] = checked
         failures.extend(found)
@@ -184,7 +184,8 @@ def _type_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _show(value: Any, secret: bool = False) -> str:
+def show(value: Any, secret: bool = False) -> str:
+    """repr of a value for a failure message, shortened; a secret is described, never echoed."""
     if secret:  # describe, never echo
         return f"a hidden string of {len(value)} characters" if isinstance(value, str) else _type_of(value)
     shown = repr(value)

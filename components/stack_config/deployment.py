@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.container_group.properties import INPUTS
+from components.container_group.validation import show
 from components.stack_config.keys import (
     DEPLOYMENT,
     DEPLOYMENT_KEYS,
@@ -25,7 +25,7 @@ from components.stack_config.keys import (
     PROBES,
     WAIT_KEYS,
 )
-from components.stack_config.problems import Problems, show
+from components.stack_config.problems import Problems
 
 DEFAULT_REPLICAS = 3
 DEFAULT_CPU = 4
@@ -139,11 +139,8 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
     inputs["ready_timeout_minutes"] = wait.get("timeoutMinutes", DEFAULT_READY_TIMEOUT_MINUTES)
 
     smoke_test = config.get("smokeTest", False)
-    if "smoke_test" in INPUTS:  # the provider runs it: the core checks the flag, and it is an input
-        inputs["smoke_test"] = smoke_test
-        shape.smoke_test = smoke_test is True
-    else:
-        shape.smoke_test = _flag(config, "smokeTest", False, problems)
+    inputs["smoke_test"] = smoke_test  # a provider input: the core checks that it is a boolean
+    shape.smoke_test = smoke_test is True
     shape.protect = _flag(config, "protect", stack in PROTECTED_STACKS, problems)
     if shape.smoke_test:
         if not gateway:

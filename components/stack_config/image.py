@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.models import ModelConfigError, ModelSpec, parse_model
+from components.container_group.validation import show
+from components.models import ModelSpec, check_models
 from components.stack_config.keys import BUILD_ONLY_IMAGE_KEYS, IMAGE, IMAGE_KEYS, REGISTRY_KEYS
 from components.stack_config.model import ImageConfig, RegistryConfig
-from components.stack_config.problems import Problems, show
+from components.stack_config.problems import Problems
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
@@ -116,18 +117,9 @@ def _models(raw: Any, problems: Problems) -> tuple[ModelSpec, ...]:
     if not isinstance(raw, list):
         problems.add(f"{where} must be a list of {{file, kind, url, sha256}} objects, got {show(raw)}")
         return ()
-    models: list[ModelSpec] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(raw):
-        try:
-            model = parse_model(entry, f"{where}[{index}]")
-        except ModelConfigError as error:
-            problems.add(str(error))
-            continue
-        if model.staged_name in seen:
-            problems.add(f"{where}[{index}] repeats {model.kind} {model.file!r}")
-        seen.add(model.staged_name)
-        models.append(model)
+    models, found = check_models(raw, where)
+    for problem in found:
+        problems.add(problem)
     return tuple(models)
 
 

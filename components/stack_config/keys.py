@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from components.container_group.settings import ORGANIZATION, PROJECT
 from components.container_group.validation import Failure
 
-ORGANIZATION = "salad:organization"
-PROJECT = "salad:project"
 IMAGE = "salad-sd:image"
 DEPLOYMENT = "salad-sd:deployment"
 

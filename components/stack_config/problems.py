@@ -6,8 +6,6 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_SHOWN_CHARS = 60
-
 
 class Problems:
     """An ordered, de-duplicated list of problem messages."""
@@ -78,8 +76,3 @@ def type_name(value: Any) -> str:
             return "list"
     return type(value).__name__
 
-
-def show(value: Any) -> str:
-    """repr of a (non-secret) value, shortened."""
-    shown = repr(value)
-    return shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 3] + "..."
