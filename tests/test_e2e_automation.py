@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import TEST_API_KEY
 from tests.fakes.salad_api import SaladEmulator
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "registry.example.com/team/salad-sd@sha256:" + "e" * 64
 ORG, PROJECT = "e2e-org", "e2e"
 
@@ -28,8 +28,9 @@ pytestmark = pytest.mark.skipif(
 def project_copy(tmp_path: Path) -> Path:
     """The program in a temp dir, so the test's stack file never lands in the repo."""
     work = tmp_path / "project"
-    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("venv", ".git", "Pulumi.*.yaml", "__pycache__"))
-    (work / "venv").symlink_to(ROOT / "venv")
+    ignore = shutil.ignore_patterns("venv", ".git", "Pulumi.*.yaml", "__pycache__")
+    shutil.copytree(REPO_ROOT, work, ignore=ignore)
+    (work / "venv").symlink_to(REPO_ROOT / "venv")
     return work
 
 
@@ -72,7 +73,7 @@ def test_up_scale_refresh_destroy(tmp_path: Path, salad_emulator: SaladEmulator)
         salad_emulator.clear_log()
         stack.set_config("salad-sd:deployment", auto.ConfigValue(json.dumps({**deployment, "replicas": 2})))
         stack.up(on_output=print)
-        patches = [r.body for r in salad_emulator.request_log() if r.method == "PATCH"]
+        patches = [r.body for r in salad_emulator.requests_to("PATCH")]
         assert patches == [{"replicas": 2}]
         assert not [r for r in salad_emulator.request_log() if r.method in ("POST", "DELETE")]
 

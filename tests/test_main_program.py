@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import runpy
 from pathlib import Path
@@ -14,39 +13,23 @@ import yaml
 
 import components.model_image
 from components.container_group.provider import PROVIDER_KEY
+from tests.paths import REPO_ROOT, STACK_FILES
+from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
 
-ROOT = Path(__file__).resolve().parents[1]
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 GROUP_TYPE = "pulumi-python:dynamic/salad:ContainerGroup"
-IMAGE_TYPE = "docker:index/image:Image"
 DIGEST = "registry.example.com/team/salad-sd@sha256:" + "c" * 64
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every registered resource; answers as the providers would after a successful deploy."""
-
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.resources.append(args)
-        outputs = dict(args.inputs)
-        if args.typ == IMAGE_TYPE:
-            outputs["repo_digest"] = DIGEST
-        if args.typ == GROUP_TYPE:
-            outputs.update(
-                url="https://kiwi-bean-0123456789abcdef.salad.cloud",
-                status="running",
-                ready_replicas=1,
-                estimated_cost_per_hour=0.3,
-            )
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
-        return {}, None
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
+# Answers as the providers would after a successful deploy.
+EXTRA_OUTPUTS: dict[str, dict[str, Any]] = {
+    IMAGE_TYPE: {"repo_digest": DIGEST},
+    GROUP_TYPE: {
+        "url": "https://kiwi-bean-0123456789abcdef.salad.cloud",
+        "status": "running",
+        "ready_replicas": 1,
+        "estimated_cost_per_hour": 0.3,
+    },
+}
 
 
 def stack_config(path: Path) -> dict[str, str]:
@@ -57,13 +40,12 @@ def stack_config(path: Path) -> dict[str, str]:
 
 def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingMocks, dict[str, Any]]:
     stack = path.name.split(".")[1]
-    mocks = RecordingMocks()
-    asyncio.set_event_loop(asyncio.new_event_loop())  # earlier tests may leave the main thread without one
-    pulumi.runtime.set_mocks(mocks, project="salad-sd", stack=stack, preview=False)
+    mocks = RecordingMocks(EXTRA_OUTPUTS)
+    install_mocks(mocks, stack=stack)
     pulumi.runtime.set_all_config(stack_config(path))
     # The models are multi-GB downloads: the wiring test stands in for their verification.
     monkeypatch.setattr(components.model_image, "check_build_context", lambda _args: None)
-    return mocks, runpy.run_path(str(ROOT / "__main__.py"))
+    return mocks, runpy.run_path(str(REPO_ROOT / "__main__.py"))
 
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=[p.name for p in STACK_FILES])
@@ -97,13 +79,3 @@ def test_stack_registers_image_and_group(path: Path, monkeypatch: pytest.MonkeyP
     return pulumi.Output.all(
         app.url, app.container_group_name, app.image_ref, app.ready_replicas, app.example_request
     ).apply(check)
-
-
-def test_there_are_dev_and_prod_stacks() -> None:
-    assert {p.name for p in STACK_FILES} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
-
-
-def test_stack_files_hold_no_secrets() -> None:
-    for path in STACK_FILES:
-        text = path.read_text()
-        assert "apiKey" not in text and "password" not in text, path.name

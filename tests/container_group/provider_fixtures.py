@@ -34,19 +34,23 @@ class ScaledTimeProvider(ContainerGroupProvider):
         )
 
 
-def configure(
-    provider: ContainerGroupProvider, emulator: SaladEmulator, **config: str
-) -> ContainerGroupProvider:
-    values = {
+def provider_config(emulator: SaladEmulator, **overrides: str) -> dict[str, str]:
+    """The provider's `salad:*` config for the emulator: fast polling, no rate limit."""
+    return {
         "salad:apiKey": TEST_API_KEY,
         "salad:apiUrl": emulator.base_url,
         "salad:organization": ORG,
         "salad:project": PROJECT,
         "salad:pollSeconds": "0.05",
         "salad:requestsPerMinute": "100000",
-        **config,
+        **overrides,
     }
-    provider.configure(ConfigureRequest(Config(values, "salad-sd")))
+
+
+def configure(
+    provider: ContainerGroupProvider, emulator: SaladEmulator, **config: str
+) -> ContainerGroupProvider:
+    provider.configure(ConfigureRequest(Config(provider_config(emulator, **config), "salad-sd")))
     return provider
 
 

@@ -28,10 +28,6 @@ def provider(salad_emulator: SaladEmulator) -> ContainerGroupProvider:
     return configure(ScaledTimeProvider(), salad_emulator)
 
 
-def calls(emulator: SaladEmulator, method: str, suffix: str = "") -> list[Any]:
-    return [r for r in emulator.request_log() if r.method == method and r.path.endswith(suffix)]
-
-
 def list_groups(emulator: SaladEmulator) -> list[dict[str, Any]]:
     response = requests.get(
         f"{emulator.base_url}/organizations/{ORG}/projects/{PROJECT}/containers",
@@ -61,7 +57,7 @@ def test_create_waits_until_instances_serve(
     assert outs["url"] == "https://" + group["networking"]["dns"]
     assert outs["replicas"] == 2 and isinstance(outs["replicas"], int)
     assert outs["gpu_class_ids"] == group["container"]["resources"]["gpu_classes"]
-    assert len(calls(salad_emulator, "POST", "/containers")) == 1
+    assert len(salad_emulator.requests_to("POST", "/containers")) == 1
     progress = capsys.readouterr().out
     assert f"{NAME}: 2/2 ready" in progress
 
@@ -70,7 +66,7 @@ def test_create_sends_integers_and_priority_under_container(
     provider: ContainerGroupProvider, salad_emulator: SaladEmulator
 ) -> None:
     create(provider, priority="high", storage_gb=50.0)
-    (post,) = calls(salad_emulator, "POST", "/containers")
+    (post,) = salad_emulator.requests_to("POST", "/containers")
     assert post.body["container"]["priority"] == "high" and "priority" not in post.body
     assert post.body["container"]["resources"]["storage_amount"] == 50 * 1024**3
     assert type(post.body["replicas"]) is int and type(post.body["container"]["resources"]["cpu"]) is int
@@ -96,7 +92,7 @@ def test_start_is_sent_when_autostart_is_off(
 ) -> None:
     _, outs = create(provider, autostart=False, replicas=1.0)
     assert outs["ready_replicas"] == 1
-    assert len(calls(salad_emulator, "POST", "/start")) == 1
+    assert len(salad_emulator.requests_to("POST", "/start")) == 1
 
 
 def test_failed_image_fails_fast_with_salads_description_and_cleans_up(
@@ -124,7 +120,7 @@ def test_unknown_gpu_fails_before_any_write(
 ) -> None:
     with pytest.raises(ContainerGroupError, match="RTX 3060 Ti \\(8 GB\\)"):
         create(provider, gpu_classes=["RTX 9999"])
-    assert not calls(salad_emulator, "POST")
+    assert not salad_emulator.requests_to("POST")
 
 
 def test_missing_api_key_is_a_clear_error(
@@ -147,7 +143,7 @@ def test_create_answered_503_adopts_what_it_created(
     id_, _ = create(provider)
     groups = [g for g in (salad_emulator.group(ORG, PROJECT, NAME),) if g]
     assert len(groups) == 1 and groups[0]["id"] == id_
-    assert len(calls(salad_emulator, "POST", "/containers")) == 1
+    assert len(salad_emulator.requests_to("POST", "/containers")) == 1
 
 
 def test_dropped_create_that_did_nothing_is_posted_again(
@@ -155,7 +151,7 @@ def test_dropped_create_that_did_nothing_is_posted_again(
 ) -> None:
     salad_emulator.inject_drop(method="POST", path_re="/containers$")
     create(provider)
-    assert [r.status for r in calls(salad_emulator, "POST", "/containers")][-1] == 201
+    assert [r.status for r in salad_emulator.requests_to("POST", "/containers")][-1] == 201
 
 
 def test_faults_everywhere_converge_on_exactly_one_group(
@@ -167,7 +163,7 @@ def test_faults_everywhere_converge_on_exactly_one_group(
     salad_emulator.inject_create_then_503()
     id_, _ = create(provider)
     assert [g["id"] for g in list_groups(salad_emulator)] == [id_]
-    assert len([r for r in calls(salad_emulator, "POST", "/containers") if r.status in (201, 503)]) == 1
+    assert len([r for r in salad_emulator.requests_to("POST", "/containers") if r.status in (201, 503)]) == 1
 
 
 def test_existing_group_with_the_same_spec_is_adopted(
@@ -177,7 +173,7 @@ def test_existing_group_with_the_same_spec_is_adopted(
     second = configure(ScaledTimeProvider(), salad_emulator)
     second_id, _ = create(second)
     assert second_id == first_id
-    assert not calls(salad_emulator, "PATCH")
+    assert not salad_emulator.requests_to("PATCH")
 
 
 def test_existing_group_that_differs_fails_with_what_to_do(
@@ -197,8 +193,8 @@ def test_adopt_takes_over_and_patches_an_existing_group(
     salad_emulator.clear_log()
     adopter = configure(ScaledTimeProvider(), salad_emulator)
     _, outs = create(adopter, replicas=2.0, adopt=True)
-    assert not calls(salad_emulator, "POST", "/containers")
-    (patch,) = calls(salad_emulator, "PATCH")
+    assert not salad_emulator.requests_to("POST", "/containers")
+    (patch,) = salad_emulator.requests_to("PATCH")
     assert patch.body == {"replicas": 2}
     assert outs["replicas"] == 2
 
@@ -250,10 +246,10 @@ def test_each_patchable_change_sends_one_patch_with_only_that_field(
     assert provider.diff(id_, olds, news).changes
     salad_emulator.clear_log()
     outs = dict(provider.update(id_, olds, news).outs or {})
-    (patch,) = calls(salad_emulator, "PATCH")
+    (patch,) = salad_emulator.requests_to("PATCH")
     assert patch.body == expected_patch
     assert patch.content_type == "application/merge-patch+json"
-    assert not calls(salad_emulator, "POST", "/containers") and not calls(salad_emulator, "DELETE")
+    assert not salad_emulator.requests_to("POST", "/containers") and not salad_emulator.requests_to("DELETE")
     assert set(olds) <= set(outs) | {"liveness_probe"}, "update must return every output"
 
 
@@ -263,7 +259,7 @@ def test_gpu_class_change_patches_resolved_ids(
     id_, olds = create(provider)
     news = checked(provider, olds, gpu_classes=["rtx 4090"])
     provider.update(id_, olds, news)
-    (patch,) = calls(salad_emulator, "PATCH")
+    (patch,) = salad_emulator.requests_to("PATCH")
     wanted = [c["id"] for c in salad_emulator.gpu_classes if c["name"].startswith("RTX 4090")]
     assert patch.body == {"container": {"resources": {"gpu_classes": wanted}}}
 
@@ -275,7 +271,7 @@ def test_registry_credentials_change_is_patched(
     id_, olds = create(provider, registry_authentication=creds)
     news = checked(provider, olds, registry_authentication={"basic": {"username": "u", "password": "p2"}})
     provider.update(id_, olds, news)
-    (patch,) = calls(salad_emulator, "PATCH")
+    (patch,) = salad_emulator.requests_to("PATCH")
     assert patch.body == {
         "container": {"registry_authentication": {"basic": {"username": "u", "password": "p2"}}}
     }
@@ -299,7 +295,7 @@ def test_wait_settings_change_sends_no_patch(
     id_, olds = create(provider)
     news = checked(provider, olds, ready_timeout_minutes=60.0)
     provider.update(id_, olds, news)
-    assert not calls(salad_emulator, "PATCH")
+    assert not salad_emulator.requests_to("PATCH")
 
 
 def test_no_change_diff_is_none_and_calls_nothing(
@@ -367,7 +363,7 @@ def test_delete_waits_until_gone_and_twice_is_fine(
     provider.delete(id_, olds)
     assert salad_emulator.group(ORG, PROJECT, NAME) is None
     provider.delete(id_, olds)
-    assert [r.status for r in calls(salad_emulator, "DELETE")] == [202, 404]
+    assert [r.status for r in salad_emulator.requests_to("DELETE")] == [202, 404]
 
 
 def test_update_of_a_group_deleted_out_of_band_fails_clearly(

@@ -67,4 +67,4 @@ def test_smoke_check_fails_the_update_showing_the_response(
     with pytest.raises(ContainerGroupError, match="HTTP 500") as caught:
         provider.update(created.id, olds, checked(provider, olds, smoke_test=True, replicas=1.0))
     assert "CUDA error: out of memory" in str(caught.value)  # what the deployment answered
-    assert not [r for r in salad_emulator.request_log() if r.method == "PATCH"]
+    assert not salad_emulator.requests_to("PATCH")

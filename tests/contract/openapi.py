@@ -13,8 +13,9 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SPEC = PROJECT_ROOT.parent / "shared" / "salad-api" / "openapi.yaml"
+from tests.paths import REPO_ROOT
+
+DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "salad-api" / "openapi.yaml"
 SPEC_URI = "urn:salad-openapi"
 
 # Operation → schema of its request body (`components.requestBodies` in the spec).

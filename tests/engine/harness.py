@@ -62,7 +62,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +76,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime._grpc_settings import _MAX_RPC_MESSAGE_SIZE
 from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from tests.paths import REPO_ROOT
 
 __all__ = [
     "DEFAULT_MUTATION_TIMEOUT",
@@ -95,7 +96,7 @@ __all__ = [
     "to_struct",
 ]
 
-PROJECT_ROOT: Final[Path] = Path(__file__).resolve().parents[2]
+PROJECT_ROOT: Final[Path] = REPO_ROOT
 """The project directory (holds ``Pulumi.yaml``); the engine runs the provider with this cwd."""
 
 UNKNOWN: Final[str] = rpc.UNKNOWN
@@ -248,14 +249,7 @@ def _unknowns_to_sentinel(value: Any) -> Any:
 
 def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     """Plain dict -> ``Struct`` with the SDK's ``rpc.serialize_properties`` (UNKNOWN kept as the sentinel)."""
-    coro = rpc.serialize_properties(dict(props), {})
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # the usual case: no event loop in this thread
-        return asyncio.run(coro)
-    # Called from inside a running loop (e.g. an async test): serialize on a helper thread.
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, coro).result()
+    return asyncio.run(rpc.serialize_properties(dict(props), {}))
 
 
 def from_struct(struct: struct_pb2.Struct) -> Props:
@@ -510,10 +504,6 @@ class DynamicProviderProcess:
                     pipe.close()
 
     # -- state -------------------------------------------------------------------------------------
-
-    @property
-    def pid(self) -> int | None:
-        return self._popen.pid if self._popen is not None else None
 
     @property
     def port(self) -> int | None:

@@ -10,7 +10,7 @@ import pytest
 
 from components.container_group.provider import ContainerGroupProvider
 from tests.conftest import TEST_API_KEY
-from tests.container_group.provider_fixtures import NEW_IMAGE, ORG, PROJECT, wire_inputs
+from tests.container_group.provider_fixtures import NEW_IMAGE, ORG, PROJECT, provider_config, wire_inputs
 from tests.engine.harness import (
     PROVIDER_KEY,
     UNKNOWN,
@@ -27,17 +27,7 @@ URN = make_urn("sd", TYPE)
 @pytest.fixture
 def engine(salad_emulator: SaladEmulator) -> Iterator[DynamicProviderProcess]:
     with DynamicProviderProcess(env={"SALAD_API_KEY": "", "SALAD_API_URL": ""}) as process:
-        process.configure(
-            {
-                "salad:apiKey": TEST_API_KEY,
-                "salad:apiUrl": salad_emulator.base_url,
-                "salad:organization": ORG,
-                "salad:project": PROJECT,
-                "salad:pollSeconds": "0.05",
-                "salad:requestsPerMinute": "100000",
-            },
-            secret_keys=["salad:apiKey"],
-        )
+        process.configure(provider_config(salad_emulator), secret_keys=["salad:apiKey"])
         yield process
 
 
@@ -66,7 +56,7 @@ def test_full_lifecycle_over_grpc(engine: DynamicProviderProcess, salad_emulator
     assert (outcome.changes, outcome.replaces) == ("some", [])
     salad_emulator.clear_log()
     state = engine.update(id_, URN, state, scaled)
-    patches = [r for r in salad_emulator.request_log() if r.method == "PATCH"]
+    patches = salad_emulator.requests_to("PATCH")
     assert [p.body for p in patches] == [{"replicas": 3}]
     assert state["replicas"] == 3 and state["url"] and state["image"] == checked["image"]
 

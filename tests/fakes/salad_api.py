@@ -50,7 +50,7 @@ class LoggedRequest:
     content_type: str | None
     body: Json  # parsed JSON, or None
     raw_body: bytes
-    status: int  # 0 when the connection was dropped
+    status: int  # DROPPED when the connection was dropped
     time: float  # time.monotonic() when the request arrived
     headers: dict[str, str]  # without Salad-Api-Key
 
@@ -172,10 +172,6 @@ class SaladEmulator:
         """The next `times` successful creates really create the group but answer 503 with an HTML body."""
         self._add_fault(_Fault("create_then_503", times))
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
     def _add_fault(self, fault: _Fault) -> None:
         if fault.times < 1:
             raise ValueError("times must be >= 1")
@@ -260,6 +256,10 @@ class SaladEmulator:
         with self._lock:
             return list(self._log)
 
+    def requests_to(self, method: str, suffix: str = "") -> list[LoggedRequest]:
+        """The logged `method` requests whose path ends with `suffix`, in arrival order."""
+        return [r for r in self.request_log() if r.method == method and r.path.endswith(suffix)]
+
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
@@ -341,7 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
         if fault is not None and fault.kind == "drop":
-            log(0)
+            log(DROPPED)
             self._drop()
             return
         if fault is not None and fault.kind == "status":

@@ -49,7 +49,7 @@ def validate_patch_against(current: dict[str, Json], body: dict[str, Json]) -> l
 
 def validate_merged(merged: Json, gpu_class_ids: Iterable[str]) -> list[str]:
     """Problems with a stored document after a merge-patch (checked like a create body)."""
-    return _Checker(set(gpu_class_ids), patch_mode=False).run(CREATE_GROUP, merged)
+    return validate_create(merged, gpu_class_ids)
 
 
 def merge_patch(target: Json, patch: Json) -> Json:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 DISPLAY_NAME_PATTERN = r"^[ ,-.0-9A-Za-z]+$"
 CRON_PATTERN = r"^([0-9A-Za-z*/,-]+)([\t ]+[0-9A-Za-z*/,-]+){4}$"
-INT64_MAX = 9223372036854775807
 
 _COUNTRY_TEXT = """
 af al dz as ad ao ai aq ag ar am aw au at az bs bh bd bb by be bz bj bm bt bo bq ba bw bv br io bn bg

@@ -6,7 +6,6 @@ import ast
 import base64
 import json
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import requests
 from tests.fakes import fake_webui
 from tests.fakes.fake_webui import WebuiServer, serve
 from tests.fakes.waiting import wait_until
+from tests.net import free_port
 
 SCRIPT = Path(fake_webui.__file__)
 
@@ -200,12 +200,6 @@ def test_script_imports_only_the_standard_library() -> None:
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert imported - {"__future__"} <= set(sys.stdlib_module_names)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_runs_as_webui_py_in_isolated_mode_with_any_flags(models: Path, tmp_path: Path) -> None:

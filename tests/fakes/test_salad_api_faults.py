@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.fakes.salad_api import SaladEmulator
+from tests.fakes.salad_api import DROPPED, SaladEmulator
 from tests.fakes.salad_testkit import ORG, PROJECT, Api, valid_body
 from tests.fakes.waiting import wait_until
-
-
-@pytest.fixture
-def emu() -> Iterator[SaladEmulator]:
-    with SaladEmulator() as e:
-        yield e
 
 
 def test_429_without_retry_after(emu: SaladEmulator) -> None:
@@ -78,7 +71,7 @@ def test_drop_closes_the_connection_without_a_response(emu: SaladEmulator) -> No
         api.create(valid_body())
     assert api.get("sd").status_code == 404  # nothing was created
     assert api.create(valid_body()).status_code == 201  # the next request works (new connection)
-    dropped = [e for e in emu.request_log() if e.status == 0]
+    dropped = [e for e in emu.request_log() if e.status == DROPPED]
     assert len(dropped) == 1 and dropped[0].method == "POST" and dropped[0].body["name"] == "sd"
 
 

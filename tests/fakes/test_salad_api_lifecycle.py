@@ -19,12 +19,6 @@ SLOW = Timings(
 
 
 @pytest.fixture
-def emu() -> Iterator[SaladEmulator]:
-    with SaladEmulator() as e:
-        yield e
-
-
-@pytest.fixture
 def stoppy_emu() -> Iterator[SaladEmulator]:
     """Default timings, but instances stay 'stopping' long enough to be seen reliably."""
     with SaladEmulator(timings=Timings(stopping=0.4)) as e:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,14 +14,8 @@ from tests.fakes.salad_api import SaladEmulator, Timings
 from tests.fakes.salad_catalog import gpu_class_id
 from tests.fakes.salad_testkit import ORG, PROJECT, Api, valid_body
 from tests.fakes.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def emu() -> Iterator[SaladEmulator]:
-    with SaladEmulator() as e:
-        yield e
+from tests.net import free_port
+from tests.paths import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -131,14 +122,8 @@ def test_speed_factor_compresses_the_clock() -> None:
         wait_until(lambda: any(i["ready"] for i in api.instances("sd")), timeout=3)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_cli_serves_until_terminated() -> None:
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -150,7 +135,7 @@ def test_cli_serves_until_terminated() -> None:
         "--speed",
         "2",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         base_url = proc.stdout.readline().strip()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,12 +11,6 @@ from tests.fakes.salad_api import SaladEmulator
 from tests.fakes.salad_rules import merge_patch
 from tests.fakes.salad_testkit import DELETE, IMAGE, ORG, PROJECT, Api, http_probe, mutated, valid_body
 from tests.fakes.waiting import wait_until
-
-
-@pytest.fixture
-def emu() -> Iterator[SaladEmulator]:
-    with SaladEmulator() as e:
-        yield e
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.salad_api import SaladEmulator
 from tests.fakes.salad_catalog import gpu_class_id
-from tests.fakes.salad_testkit import DELETE, Api, mutated, valid_body
+from tests.fakes.salad_testkit import DELETE, ORG, PROJECT, Api, mutated, valid_body
 
 Json = Any
 
@@ -26,7 +26,7 @@ def api(emu: SaladEmulator) -> Iterator[Api]:
     yield a
     for name in ("sd", "other"):
         if a.get(name).status_code == 200:
-            emu.delete_out_of_band("acme-corp", "dev-env", name)
+            emu.delete_out_of_band(ORG, PROJECT, name)
 
 
 BASE = valid_body()
@@ -284,7 +284,7 @@ def test_same_name_in_another_project_is_fine(api: Api) -> None:
     assert api.create(BASE).status_code == 201
     r = api.session.post(api.url(project="prod-env"), json=BASE)
     assert r.status_code == 201
-    api.emu.delete_out_of_band("acme-corp", "prod-env", "sd")
+    api.emu.delete_out_of_band(ORG, "prod-env", "sd")
 
 
 # --- PATCH ---------------------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import pytest
 from components.model_image import ModelImageArgs, build_args, check_build_context
 from components.models import ModelSpec
 from tests.image.docker_env import Docker, find_docker
-from tests.image.standin import REPO, ROOTFS_TAG, build_standin, rootfs_unavailable_reason
+from tests.image.standin import ROOTFS_TAG, build_standin, rootfs_unavailable_reason
+from tests.paths import REPO_ROOT
 
-IMAGE_DIR = REPO / "image"
+IMAGE_DIR = REPO_ROOT / "image"
 CHECKPOINT_BYTES = 16 * 1024 * 1024
 
 
@@ -49,10 +50,11 @@ def copy_context(destination: Path) -> Path:
 def stage(context: Path, kind: str, name: str, size: int, seed: int) -> ModelSpec:
     """Writes a deterministic, incompressible dummy model file and returns its spec with sha256."""
     data = random.Random(seed).randbytes(size)
-    path = context / "models" / kind / name
+    spec = ModelSpec(file=name, kind=kind, sha256=hashlib.sha256(data).hexdigest())  # type: ignore[arg-type]
+    path = spec.staged_path(context)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return ModelSpec(file=name, kind=kind, sha256=hashlib.sha256(data).hexdigest())  # type: ignore[arg-type]
+    return spec
 
 
 @dataclass(frozen=True)

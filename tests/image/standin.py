@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from tests.image.docker_env import Docker
+from tests.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
-FAKE_WEBUI = REPO / "tests" / "fakes" / "fake_webui.py"
+FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
 ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-socat-1"
 STANDIN_TAG = "salad-sd-test/a1111-standin:latest"
 MIRROR = os.environ.get("SALAD_SD_DEBIAN_MIRROR", "http://deb.debian.org/debian")

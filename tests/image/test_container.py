@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from components.png import inspect_png
 from tests.fakes.waiting import wait_until
 from tests.image.conftest import BuiltImage, bench
 from tests.image.docker_env import Docker
+from tests.net import answers_ping, free_port, get_json
 
 CHECKPOINT_PATH = "/data/models/Stable-diffusion/dummy-sd15.safetensors"
 LORA_PATH = "/data/models/Lora/dummy-lora.safetensors"
@@ -39,12 +41,7 @@ def pick_ports() -> tuple[int, int]:
     """The image defaults (7860 public, 7859 webui) when free on this host, else two free ports."""
     if _port_free(socket.AF_INET6, "::", 7860) and _port_free(socket.AF_INET, "127.0.0.1", 7859):
         return 7860, 7859
-    ports = []
-    for _ in range(2):
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::", 0))
-            ports.append(s.getsockname()[1])
-    return ports[0], ports[1]
+    return free_port("::"), free_port("::")
 
 
 class Container:
@@ -62,8 +59,7 @@ class Container:
         return f"http://[::1]:{self.port}"
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
-            return json.loads(response.read())
+        return get_json(self.url + path, timeout=10)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(
@@ -73,10 +69,7 @@ class Container:
             return json.loads(response.read())
 
     def pings(self) -> bool:
-        try:
-            return self.get("/internal/ping") == {}
-        except (OSError, ValueError):
-            return False
+        return answers_ping(self.url, timeout=10)
 
     def wait_ready(self) -> None:
         wait_until(self.pings, timeout=30, interval=0.1, message=f"ping on {self.url} ({self.logs()})")
@@ -134,11 +127,8 @@ def test_txt2img_returns_a_decodable_png(serving: Container) -> None:
     answer = serving.post(
         "/sdapi/v1/txt2img", {"prompt": "a lighthouse", "steps": 1, "width": 64, "height": 48}
     )
-    png = base64.b64decode(answer["images"][0])
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png[12:16] == b"IHDR"
-    assert int.from_bytes(png[16:20], "big") == 64
-    assert int.from_bytes(png[20:24], "big") == 48
+    info = inspect_png(base64.b64decode(answer["images"][0]))
+    assert (info.width, info.height) == (64, 48)
 
 
 def test_models_sit_in_a1111_directories(serving: Container, built_image: BuiltImage) -> None:

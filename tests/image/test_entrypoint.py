@@ -5,14 +5,11 @@ The webui is tests/fakes/fake_webui.py (WEBUI_CMD), the checkpoint an absolute p
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +18,11 @@ import pytest
 
 from tests.fakes.waiting import wait_until
 from tests.image.docker_env import missing_tools
+from tests.net import answers_ping, free_port, get_json
+from tests.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-ENTRYPOINT = REPO / "image" / "entrypoint.sh"
-FAKE_WEBUI = REPO / "tests" / "fakes" / "fake_webui.py"
+ENTRYPOINT = REPO_ROOT / "image" / "entrypoint.sh"
+FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
 
 pytestmark = pytest.mark.skipif(
     bool(missing_tools(["bash", "socat"])),
@@ -32,15 +30,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-        s.bind(("::", 0))
-        return int(s.getsockname()[1])
-
-
 class Supervisor:
     def __init__(self, tmp: Path, webui_cmd: str | None = None, **env: str) -> None:
-        self.port, self.webui_port = _free_port(), _free_port()
+        self.port, self.webui_port = free_port("::"), free_port("::")
         self.checkpoint = tmp / "models" / "tiny.safetensors"
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         self.checkpoint.write_bytes(b"not really weights")
@@ -57,15 +49,15 @@ class Supervisor:
             ["bash", str(ENTRYPOINT)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
 
+    @property
+    def url(self) -> str:
+        return f"http://[::1]:{self.port}"
+
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://[::1]:{self.port}{path}", timeout=5) as response:
-            return json.loads(response.read())
+        return get_json(self.url + path, timeout=5)
 
     def pings(self) -> bool:
-        try:
-            return self.get("/internal/ping") == {}
-        except (OSError, ValueError):
-            return False
+        return answers_ping(self.url, timeout=5)
 
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -25,6 +24,7 @@ from components.models import ensure_layout
 from tests.fakes.waiting import wait_until
 from tests.image.conftest import BuiltImage, bench, copy_context
 from tests.image.docker_env import Docker
+from tests.net import free_port
 
 REPOSITORY = "salad-sd-test/layers"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -77,10 +77,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     if binary is None:
         pytest.skip("docker-registry is not installed (scripts/ci-services.sh installs it)")
     root = tmp_path_factory.mktemp("registry")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"127.0.0.1:{port}"  # 127.0.0.0/8 is an insecure (plain HTTP) registry for dockerd by default
+    # 127.0.0.0/8 is an insecure (plain HTTP) registry for dockerd by default
+    address = f"127.0.0.1:{free_port()}"
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\nlog: {level: warn}\n"

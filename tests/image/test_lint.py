@@ -12,13 +12,13 @@ import pytest
 
 from components.model_image import DEFAULT_BASE_IMAGE
 from components.models import IMAGE_DIRS, KINDS
+from tests.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-DOCKERFILES = [REPO / "image" / "Dockerfile", REPO / "tests" / "image" / "standin" / "Dockerfile"]
+DOCKERFILES = [REPO_ROOT / "image" / "Dockerfile", REPO_ROOT / "tests" / "image" / "standin" / "Dockerfile"]
 SHELL_SCRIPTS = [
-    REPO / "image" / "entrypoint.sh",
-    REPO / "tests" / "image" / "standin" / "entrypoint.sh",
-    REPO / "scripts" / "ci-services.sh",
+    REPO_ROOT / "image" / "entrypoint.sh",
+    REPO_ROOT / "tests" / "image" / "standin" / "entrypoint.sh",
+    REPO_ROOT / "scripts" / "ci-services.sh",
 ]
 
 
@@ -32,20 +32,20 @@ def _tool(name: str) -> str:
     return found
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_hadolint_is_clean(dockerfile: Path) -> None:
     result = subprocess.run([_tool("hadolint"), str(dockerfile)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_shellcheck_is_clean(script: Path) -> None:
     result = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _instructions() -> list[str]:
-    text = (REPO / "image" / "Dockerfile").read_text()
+    text = (REPO_ROOT / "image" / "Dockerfile").read_text()
     joined = re.sub(r"\\\n", " ", text)
     return [
         line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")
@@ -79,6 +79,6 @@ def test_every_model_kind_is_copied_to_the_directory_the_component_documents() -
 
 
 def test_dockerignore_keeps_the_context_to_what_the_dockerfile_copies() -> None:
-    rules = (REPO / "image" / ".dockerignore").read_text().splitlines()
+    rules = (REPO_ROOT / "image" / ".dockerignore").read_text().splitlines()
     assert rules[rules.index("*") + 1 :][:3] == ["!Dockerfile", "!entrypoint.sh", "!warm_hf_cache.py"]
     assert "models/**/.verified.json" in rules

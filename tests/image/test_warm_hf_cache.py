@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "image" / "warm_hf_cache.py"
+from tests.paths import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "image" / "warm_hf_cache.py"
 STUB = """
 import os
 

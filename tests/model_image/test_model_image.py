@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import shutil
 from pathlib import Path
@@ -15,36 +14,16 @@ from pulumi.runtime import rpc
 from components import model_image
 from components.model_image import DEFAULT_BASE_IMAGE, ModelImage, ModelImageArgs, RegistryCredentials
 from components.models import ChecksumMismatchError, MissingModelError, ModelError, ModelSpec
+from tests.paths import REPO_ROOT
+from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
 
-IMAGE_TYPE = "docker:index/image:Image"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "registry.example.com/team/sd@sha256:" + "d" * 64
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.resources.append(args)
-        outputs = dict(args.inputs)
-        if args.typ == IMAGE_TYPE:
-            outputs["repo_digest"] = DIGEST
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
-        return {}, None
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
-
-
 @pytest.fixture
-def mocks() -> Mocks:
-    recorder = Mocks()
-    # Earlier tests (asyncio.run) can leave the main thread without a loop; the mocks need one.
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi.runtime.set_mocks(recorder, project="salad-sd", stack="dev", preview=False)
+def mocks() -> RecordingMocks:
+    recorder = RecordingMocks({IMAGE_TYPE: {"repo_digest": DIGEST}})
+    install_mocks(recorder, stack="dev")
     return recorder
 
 
@@ -76,7 +55,7 @@ def args(context: Path, **overrides: Any) -> ModelImageArgs:
 
 
 @pulumi.runtime.test
-def test_builds_from_the_context_for_amd64_with_the_build_args(mocks: Mocks, context: Path) -> Any:
+def test_builds_from_the_context_for_amd64_with_the_build_args(mocks: RecordingMocks, context: Path) -> Any:
     component = ModelImage("sd", args(context, build_network="host"))
 
     def check(_: Any) -> None:
@@ -98,7 +77,7 @@ def test_builds_from_the_context_for_amd64_with_the_build_args(mocks: Mocks, con
 
 
 @pulumi.runtime.test
-def test_overrides_reach_the_build_args(mocks: Mocks, context: Path) -> Any:
+def test_overrides_reach_the_build_args(mocks: RecordingMocks, context: Path) -> Any:
     component = ModelImage(
         "sd",
         args(
@@ -117,7 +96,7 @@ def test_overrides_reach_the_build_args(mocks: Mocks, context: Path) -> Any:
 
 
 @pulumi.runtime.test
-def test_registry_password_is_a_secret(mocks: Mocks, context: Path) -> Any:
+def test_registry_password_is_a_secret(mocks: RecordingMocks, context: Path) -> Any:
     component = ModelImage("sd", args(context))
 
     def check(_: Any) -> None:
@@ -134,7 +113,7 @@ def test_registry_password_is_a_secret(mocks: Mocks, context: Path) -> Any:
 
 
 @pulumi.runtime.test
-def test_ref_is_the_pushed_digest_and_the_image_is_a_child(mocks: Mocks, context: Path) -> Any:
+def test_ref_is_the_pushed_digest_and_the_image_is_a_child(mocks: RecordingMocks, context: Path) -> Any:
     component = ModelImage("sd", args(context))
 
     def check(values: list[Any]) -> None:
@@ -149,7 +128,7 @@ def test_ref_is_the_pushed_digest_and_the_image_is_a_child(mocks: Mocks, context
 
 
 @pulumi.runtime.test
-def test_ref_mode_deploys_an_existing_image_without_building(mocks: Mocks, tmp_path: Path) -> Any:
+def test_ref_mode_deploys_an_existing_image_without_building(mocks: RecordingMocks, tmp_path: Path) -> Any:
     existing = "docker.io/me/sd@sha256:" + "e" * 64
     # No context at all: nothing is checked or built.
     component = ModelImage("sd", ModelImageArgs(ref=existing, context_dir=str(tmp_path / "absent")))
@@ -164,20 +143,20 @@ def test_ref_mode_deploys_an_existing_image_without_building(mocks: Mocks, tmp_p
     return pulumi.Output.all(component.ref, component.urn).apply(check)
 
 
-def test_a_missing_model_fails_before_anything_is_registered(mocks: Mocks, context: Path) -> None:
+def test_a_missing_model_fails_before_anything_is_registered(mocks: RecordingMocks, context: Path) -> None:
     missing = ModelSpec("dreamshaper_8.safetensors", "checkpoint", url="https://x.test/d")
     with pytest.raises(MissingModelError, match=r"model 'dreamshaper_8\.safetensors' .* is missing"):
         ModelImage("sd", args(context, models=[missing]))
     assert mocks.resources == []
 
 
-def test_a_bad_checksum_fails_before_anything_is_registered(mocks: Mocks, context: Path) -> None:
+def test_a_bad_checksum_fails_before_anything_is_registered(mocks: RecordingMocks, context: Path) -> None:
     with pytest.raises(ChecksumMismatchError, match=r"model 'sd\.safetensors' .* has sha256"):
         ModelImage("sd", args(context, models=[checkpoint(sha256="0" * 64)]))
     assert mocks.resources == []
 
 
-def test_unlisted_staged_files_are_refused(mocks: Mocks, context: Path) -> None:
+def test_unlisted_staged_files_are_refused(mocks: RecordingMocks, context: Path) -> None:
     (context / "models" / "vae").mkdir()
     (context / "models" / "vae" / "old.vae.pt").write_bytes(b"v")
     with pytest.raises(ModelError, match=r"vae/old.vae.pt in .* not in salad-sd:image.models"):
@@ -185,14 +164,14 @@ def test_unlisted_staged_files_are_refused(mocks: Mocks, context: Path) -> None:
     assert mocks.resources == []
 
 
-def test_a_repository_or_a_ref_is_required(mocks: Mocks, context: Path) -> None:
+def test_a_repository_or_a_ref_is_required(mocks: RecordingMocks, context: Path) -> None:
     with pytest.raises(ValueError, match="needs a repository to push to, or a ref"):
         ModelImage("sd", args(context, repository=None))
 
 
 @pulumi.runtime.test
 def test_an_empty_model_list_builds_with_a_warning(
-    mocks: Mocks, context: Path, monkeypatch: pytest.MonkeyPatch
+    mocks: RecordingMocks, context: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Any:
     warnings: list[str] = []
     monkeypatch.setattr(model_image.pulumi.log, "warn", lambda message, **_: warnings.append(message))

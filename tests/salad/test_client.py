@@ -43,10 +43,6 @@ def group_body(name: str = "sd-test", **extra: Any) -> dict[str, Any]:
     return body
 
 
-def requests_to(emulator: SaladEmulator, method: str, suffix: str = "") -> list[Any]:
-    return [r for r in emulator.request_log() if r.method == method and r.path.endswith(suffix)]
-
-
 @pytest.fixture
 def client(salad_emulator: SaladEmulator) -> SaladClient:
     return make_client(salad_emulator)
@@ -62,7 +58,7 @@ def test_create_get_list_and_dns(client: SaladClient, salad_emulator: SaladEmula
     fetched = client.get_container_group(ORG, PROJECT, "sd-test")
     assert fetched["id"] == created["id"]
     assert [g["name"] for g in client.list_container_groups(ORG, PROJECT)] == ["sd-test"]
-    (post,) = requests_to(salad_emulator, "POST", "/containers")
+    (post,) = salad_emulator.requests_to("POST", "/containers")
     assert post.content_type == "application/json"
     assert post.headers.get("Accept") == "application/json"
 
@@ -71,7 +67,7 @@ def test_update_sends_merge_patch(client: SaladClient, salad_emulator: SaladEmul
     client.create_container_group(ORG, PROJECT, group_body())
     updated = client.update_container_group(ORG, PROJECT, "sd-test", {"replicas": 2})
     assert updated["replicas"] == 2
-    (patch,) = requests_to(salad_emulator, "PATCH")
+    (patch,) = salad_emulator.requests_to("PATCH")
     assert patch.content_type == "application/merge-patch+json"
     assert patch.body == {"replicas": 2}
 
@@ -94,7 +90,7 @@ def test_start_stop_instances_and_delete(client: SaladClient, salad_emulator: Sa
     )
     client.delete_container_group(ORG, PROJECT, "sd-test")
     assert wait_until(lambda: salad_emulator.group(ORG, PROJECT, "sd-test") is None, timeout=5)
-    assert [r.path.rsplit("/", 1)[-1] for r in requests_to(salad_emulator, "POST")][1:] == ["start", "stop"]
+    assert [r.path.rsplit("/", 1)[-1] for r in salad_emulator.requests_to("POST")][1:] == ["start", "stop"]
 
 
 def test_gpu_classes_and_quotas(client: SaladClient, salad_emulator: SaladEmulator) -> None:
@@ -155,7 +151,7 @@ def test_html_error_body_becomes_readable_text(client: SaladClient, salad_emulat
     error = caught.value
     assert error.status == 502 and error.is_transient
     assert "<" not in error.detail and ">" not in error.detail and error.detail
-    assert len(requests_to(salad_emulator, "GET", "/gpu-classes")) == FAST_RETRY.max_retries + 1
+    assert len(salad_emulator.requests_to("GET", "/gpu-classes")) == FAST_RETRY.max_retries + 1
 
 
 def test_empty_key_is_refused_before_any_call() -> None:
@@ -169,7 +165,7 @@ def test_empty_key_is_refused_before_any_call() -> None:
 def test_429_with_retry_after_is_honoured(client: SaladClient, salad_emulator: SaladEmulator) -> None:
     salad_emulator.inject_status(429, retry_after="1", path_re="gpu-classes")
     assert client.list_gpu_classes(ORG)
-    first, second = requests_to(salad_emulator, "GET", "/gpu-classes")
+    first, second = salad_emulator.requests_to("GET", "/gpu-classes")
     assert first.status == 429 and second.status == 200
     assert second.time - first.time >= 0.95
 
@@ -177,7 +173,7 @@ def test_429_with_retry_after_is_honoured(client: SaladClient, salad_emulator: S
 def test_429_without_retry_after_backs_off(client: SaladClient, salad_emulator: SaladEmulator) -> None:
     salad_emulator.inject_status(429, times=2, path_re="gpu-classes")
     assert client.list_gpu_classes(ORG)
-    calls = requests_to(salad_emulator, "GET", "/gpu-classes")
+    calls = salad_emulator.requests_to("GET", "/gpu-classes")
     assert [c.status for c in calls] == [429, 429, 200]
     assert calls[2].time - calls[1].time >= FAST_RETRY.backoff_factor * 2 * 0.9
 
@@ -188,13 +184,13 @@ def test_gateway_errors_are_retried_for_reads(
 ) -> None:
     salad_emulator.inject_status(status, times=2, html=True)
     assert client.get_quotas(ORG)
-    assert [c.status for c in requests_to(salad_emulator, "GET", "/quotas")] == [status, status, 200]
+    assert [c.status for c in salad_emulator.requests_to("GET", "/quotas")] == [status, status, 200]
 
 
 def test_dropped_connection_is_retried_for_reads(client: SaladClient, salad_emulator: SaladEmulator) -> None:
     salad_emulator.inject_drop(times=2, path_re="quotas")
     assert client.get_quotas(ORG)
-    assert len(requests_to(salad_emulator, "GET", "/quotas")) == 3
+    assert len(salad_emulator.requests_to("GET", "/quotas")) == 3
 
 
 def test_slow_answer_times_out_then_retries(salad_emulator: SaladEmulator) -> None:
@@ -202,7 +198,7 @@ def test_slow_answer_times_out_then_retries(salad_emulator: SaladEmulator) -> No
     salad_emulator.inject_delay(1.0, path_re="quotas")
     assert client.get_quotas(ORG)
     # the slow first answer is logged once the emulator finishes writing it, after the retry's
-    assert wait_until(lambda: len(requests_to(salad_emulator, "GET", "/quotas")) == 2, timeout=5)
+    assert wait_until(lambda: len(salad_emulator.requests_to("GET", "/quotas")) == 2, timeout=5)
 
 
 def test_patch_and_delete_are_retried(client: SaladClient, salad_emulator: SaladEmulator) -> None:
@@ -211,8 +207,8 @@ def test_patch_and_delete_are_retried(client: SaladClient, salad_emulator: Salad
     salad_emulator.inject_drop(method="DELETE")
     assert client.update_container_group(ORG, PROJECT, "sd-test", {"replicas": 3})["replicas"] == 3
     client.delete_container_group(ORG, PROJECT, "sd-test")
-    assert len(requests_to(salad_emulator, "PATCH")) == 2
-    assert len(requests_to(salad_emulator, "DELETE")) == 2
+    assert len(salad_emulator.requests_to("PATCH")) == 2
+    assert len(salad_emulator.requests_to("DELETE")) == 2
 
 
 def test_gives_up_after_the_retry_count(salad_emulator: SaladEmulator) -> None:
@@ -221,7 +217,7 @@ def test_gives_up_after_the_retry_count(salad_emulator: SaladEmulator) -> None:
     with pytest.raises(SaladApiError) as caught:
         client.get_quotas(ORG)
     assert caught.value.status == 503
-    assert len(requests_to(salad_emulator, "GET", "/quotas")) == 3
+    assert len(salad_emulator.requests_to("GET", "/quotas")) == 3
 
 
 def test_gives_up_after_the_time_bound(salad_emulator: SaladEmulator) -> None:
@@ -235,7 +231,7 @@ def test_gives_up_after_the_time_bound(salad_emulator: SaladEmulator) -> None:
         client.get_quotas(ORG)
     assert caught.value.status == 503
     assert time.monotonic() - started < 3.0
-    assert 3 <= len(requests_to(salad_emulator, "GET", "/quotas")) < 20
+    assert 3 <= len(salad_emulator.requests_to("GET", "/quotas")) < 20
 
 
 def test_dropped_connections_past_the_bound_give_a_clear_error(salad_emulator: SaladEmulator) -> None:
@@ -255,7 +251,7 @@ def test_create_answered_503_is_not_retried(client: SaladClient, salad_emulator:
     with pytest.raises(SaladApiError) as caught:
         client.create_container_group(ORG, PROJECT, group_body())
     assert caught.value.status == 503
-    assert len(requests_to(salad_emulator, "POST", "/containers")) == 1
+    assert len(salad_emulator.requests_to("POST", "/containers")) == 1
     assert salad_emulator.group(ORG, PROJECT, "sd-test") is not None
 
 
@@ -264,7 +260,7 @@ def test_create_dropped_is_not_retried(client: SaladClient, salad_emulator: Sala
     with pytest.raises(SaladApiError) as caught:
         client.create_container_group(ORG, PROJECT, group_body())
     assert caught.value.status is None
-    assert len(requests_to(salad_emulator, "POST", "/containers")) == 1
+    assert len(salad_emulator.requests_to("POST", "/containers")) == 1
 
 
 def test_create_rate_limited_is_retried_once_created(
@@ -272,7 +268,7 @@ def test_create_rate_limited_is_retried_once_created(
 ) -> None:
     salad_emulator.inject_status(429, method="POST", path_re="/containers$")
     assert client.create_container_group(ORG, PROJECT, group_body())["name"] == "sd-test"
-    assert [r.status for r in requests_to(salad_emulator, "POST", "/containers")] == [429, 201]
+    assert [r.status for r in salad_emulator.requests_to("POST", "/containers")] == [429, 201]
     assert [g["name"] for g in client.list_container_groups(ORG, PROJECT)] == ["sd-test"]
 
 
@@ -280,7 +276,7 @@ def test_start_is_retried_on_503(client: SaladClient, salad_emulator: SaladEmula
     client.create_container_group(ORG, PROJECT, group_body(autostart_policy=False))
     salad_emulator.inject_status(503, method="POST", path_re="/start$")
     client.start_container_group(ORG, PROJECT, "sd-test")
-    assert [r.status for r in requests_to(salad_emulator, "POST", "/start")] == [503, 202]
+    assert [r.status for r in salad_emulator.requests_to("POST", "/start")] == [503, 202]
 
 
 # rate budget shared by threads
@@ -300,7 +296,7 @@ def test_threads_hammering_stay_under_the_budget(salad_emulator: SaladEmulator) 
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    times = sorted(r.time for r in requests_to(salad_emulator, "GET", "/quotas"))
+    times = sorted(r.time for r in salad_emulator.requests_to("GET", "/quotas"))
     assert len(times) == 8 * 12 + 6
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= 20

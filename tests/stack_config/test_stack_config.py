@@ -19,9 +19,8 @@ from components.stack_config import (
 from components.stack_config.deployment import build_deployment
 from components.stack_config.keys import config_key
 from components.stack_config.problems import Problems
+from tests.paths import REPO_ROOT, STACK_FILES
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 SECRET = "hunter2-registry-password-DO-NOT-ECHO"
 API_KEY = "salad-api-key-DO-NOT-STORE"
 
@@ -60,6 +59,12 @@ def stack_file(path: Path) -> tuple[str, dict[str, Any], Any, Any]:
     return path.name.split(".")[1], salad, project.get("image"), project.get("deployment")
 
 
+def load_stack_file(path: Path) -> StackConfig:
+    """load_stack_config of a Pulumi.<stack>.yaml, as the program loads it."""
+    stack, salad, image, deployment = stack_file(path)
+    return load_stack_config(stack=stack, salad=salad, image=image, deployment=deployment)
+
+
 # --- the checked-in stacks ------------------------------------------------------------------------------
 
 
@@ -71,9 +76,9 @@ def test_both_stacks_are_checked_in() -> None:
 def test_stack_file_loads_and_holds_no_secret(path: Path) -> None:
     text = path.read_text()
     assert "encryptionsalt" not in text and "secure:" not in text
-    stack, salad, image, deployment = stack_file(path)
-    assert "apiKey" not in salad
-    config = load_stack_config(stack=stack, salad=salad, image=image, deployment=deployment)
+    assert "apiKey" not in text and "password" not in text, path.name
+    assert "apiKey" not in stack_file(path)[1]
+    config = load_stack_file(path)
     assert config.organization == "my-org" and config.project == "my-project"
     assert config.image.builds
     assert config.image.models[0] == ModelSpec(
@@ -86,8 +91,7 @@ def test_stack_file_loads_and_holds_no_secret(path: Path) -> None:
 
 
 def test_dev_stack_is_one_cheap_replica() -> None:
-    stack, salad, image, deployment = stack_file(ROOT / "Pulumi.dev.yaml")
-    config = load_stack_config(stack=stack, salad=salad, image=image, deployment=deployment)
+    config = load_stack_file(REPO_ROOT / "Pulumi.dev.yaml")
     inputs = config.container_group_inputs
     assert inputs["name"] == "salad-sd-dev"
     assert inputs["replicas"] == 1
@@ -96,8 +100,7 @@ def test_dev_stack_is_one_cheap_replica() -> None:
 
 
 def test_prod_stack_is_three_protected_smoke_tested_replicas() -> None:
-    stack, salad, image, deployment = stack_file(ROOT / "Pulumi.prod.yaml")
-    config = load_stack_config(stack=stack, salad=salad, image=image, deployment=deployment)
+    config = load_stack_file(REPO_ROOT / "Pulumi.prod.yaml")
     inputs = config.container_group_inputs
     assert inputs["name"] == "salad-sd-prod"
     assert (inputs["replicas"], inputs["priority"]) == (3, "high")
@@ -105,7 +108,7 @@ def test_prod_stack_is_three_protected_smoke_tested_replicas() -> None:
 
 
 def test_project_file_declares_the_project_keys() -> None:
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == "salad-sd"
     assert project["runtime"]["name"] == "python"
     declared = project["config"]

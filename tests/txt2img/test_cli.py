@@ -14,9 +14,9 @@ import pytest
 from components.png import inspect_png
 from components.txt2img import output_paths
 from tests.fakes.fake_webui import WebuiServer
+from tests.paths import REPO_ROOT
 from tests.txt2img.conftest import GATEWAY_KEY, MODEL, GatewayFactory
 
-REPO = Path(__file__).resolve().parents[2]
 FAST_FLAGS = ["--retry-interval", "0.01", "--wait-seconds", "5"]
 
 
@@ -29,7 +29,7 @@ def run_cli(
         environment["PATH"] = path
     done = subprocess.run(
         [sys.executable, "-m", "components.txt2img", *args],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, check=False,
     )
     assert GATEWAY_KEY not in done.stdout + done.stderr, "the API key was printed"
     return done
