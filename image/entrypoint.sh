@@ -37,21 +37,29 @@ if [ -n "${SD_CHECKPOINT:-}" ]; then
   webui_args+=(--ckpt "$checkpoint")
 fi
 
-# Traps first, so a SIGTERM that arrives while the children start still stops them.
+# Traps first, so a SIGTERM that arrives while the children start still stops them. The children are
+# found through the job table, not through $webui_pid: a trap may run right after a child is
+# forked and before `$!` is stored, and that child must be stopped too.
 webui_pid=""
-bridge_pid=""
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-children() { echo "$webui_pid" "$bridge_pid"; }
+any_alive() {
+  local pid
+  for pid in "$@"; do
+    if alive "$pid"; then return 0; fi
+  done
+  return 1
+}
 
 stop_children() {
-  # shellcheck disable=SC2046  # word splitting drops a child not started yet
-  kill -TERM $(children) 2>/dev/null || true
+  local pids
+  mapfile -t pids < <(jobs -p)
+  if ((${#pids[@]} == 0)); then return 0; fi
+  kill -TERM "${pids[@]}" 2>/dev/null || true
   local ticks=$((grace * 10)) # tenths of a second
-  while alive "$webui_pid" || alive "$bridge_pid"; do
+  while any_alive "${pids[@]}"; do
     if ((ticks-- <= 0)); then
       log "still running after ${grace}s, sending SIGKILL"
-      # shellcheck disable=SC2046
-      kill -KILL $(children) 2>/dev/null || true
+      kill -KILL "${pids[@]}" 2>/dev/null || true
       break
     fi
     sleep 0.1
@@ -75,7 +83,6 @@ log "starting webui: ${webui_cmd[*]} ${webui_args[*]} ${extra_args[*]}"
 webui_pid=$!
 log "starting bridge: [::]:$port -> 127.0.0.1:$webui_port"
 socat "TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0" "TCP4:127.0.0.1:$webui_port" &
-bridge_pid=$!
 
 status=0
 wait -n || status=$?

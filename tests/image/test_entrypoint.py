@@ -5,6 +5,7 @@ The webui is tests/fakes/fake_webui.py (WEBUI_CMD), the checkpoint an absolute p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,7 +47,11 @@ class Supervisor:
             **env,
         }
         self.process = subprocess.Popen(
-            ["bash", str(ENTRYPOINT)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            ["bash", str(ENTRYPOINT)],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -85,9 +90,10 @@ def supervisors(tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for supervisor in started:
-        if supervisor.process.poll() is None:
-            supervisor.process.kill()
-            supervisor.process.wait(timeout=10)
+        # The supervisor leads its own process group: killing the group also stops children it left.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(supervisor.process.pid, signal.SIGKILL)
+        supervisor.process.wait(timeout=10)
 
 
 def test_serves_through_the_ipv6_bridge_with_api_ckpt_and_extra_flags(supervisors: Any) -> None:
@@ -140,12 +146,23 @@ def test_sigterm_stops_both_promptly(supervisors: Any) -> None:
 
 
 def test_a_webui_ignoring_sigterm_is_killed_after_the_grace_period(supervisors: Any, tmp_path: Path) -> None:
+    ignoring = tmp_path / "ignoring-sigterm"
     stubborn = tmp_path / "stubborn.py"
     stubborn.write_text(
-        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n"
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "pathlib.Path(sys.argv[1]).touch()\n"
+        "time.sleep(60)\n"
     )
-    supervisor = supervisors(webui_cmd=f"{sys.executable} {stubborn}", STOP_GRACE_SECONDS="1")
-    wait_until(lambda: len(supervisor.children()) == 2, timeout=10, interval=0.05, message="both children")
+    supervisor = supervisors(
+        webui_cmd=f"{sys.executable} {stubborn} {ignoring}", STOP_GRACE_SECONDS="1"
+    )
+    wait_until(
+        lambda: ignoring.exists() and len(supervisor.children()) == 2,
+        timeout=10,
+        interval=0.05,
+        message="both children, the webui ignoring SIGTERM",
+    )
     began = time.monotonic()
     supervisor.process.send_signal(signal.SIGTERM)
     code, out = supervisor.finish()
