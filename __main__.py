@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.a1111_deployment import A1111Deployment
-from components.program import deployment_args, read_stack_config
+from components.program.deployment import A1111Deployment
+from components.program.wiring import deployment_args, read_stack_config
 
 config = read_stack_config()
 app = A1111Deployment("salad-sd", deployment_args(config))

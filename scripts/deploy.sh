@@ -13,5 +13,5 @@ scripts/venv.sh requirements.txt
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
 mkdir -p .pulumi-state
 pulumi stack select --create "$stack"
-venv/bin/python -m components.fetch_models --stack "$stack"
+venv/bin/python -m components.model_image.fetch --stack "$stack"
 pulumi up --stack "$stack" "$@"

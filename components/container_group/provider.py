@@ -48,7 +48,7 @@ from components.container_group.waiting import (
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 from components.salad.rate_budget import shared_budget
-from components.smoke_test import SmokeTestFailed, smoke_test
+from components.txt2img.smoke_test import SmokeTestFailed, smoke_test
 
 PROVIDER_KEY = "__provider"
 DELETE_TIMEOUT_SECONDS = 600.0

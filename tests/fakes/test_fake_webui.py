@@ -26,7 +26,7 @@ SCRIPT = Path(fake_webui.__file__)
 
 
 def decode_png(data: bytes) -> tuple[int, int, bytes]:
-    """Signature, IHDR and inflated IDAT, read here independently of components.png."""
+    """Signature, IHDR and inflated IDAT, read here independently of components.txt2img.png."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     offset, chunks = 8, dict[bytes, bytes]()
     while offset < len(data):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from components.model_image import ModelImageArgs, build_args, check_build_context
-from components.models import ModelSpec
+from components.model_image.models import ModelSpec
+from components.model_image.resource import ModelImageArgs, build_args, check_build_context
 from tests.image.docker_env import Docker, find_docker
 from tests.image.standin import ROOTFS_TAG, build_standin, rootfs_unavailable_reason
 from tests.paths import REPO_ROOT

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from components.png import inspect_png
+from components.txt2img.png import inspect_png
 from tests.fakes.waiting import wait_until
 from tests.image.conftest import BuiltImage, bench
 from tests.image.docker_env import Docker

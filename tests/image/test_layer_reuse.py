@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from components.model_image import build_args, check_build_context
-from components.models import ensure_layout
+from components.model_image.models import ensure_layout
+from components.model_image.resource import build_args, check_build_context
 from tests.fakes.waiting import wait_until
 from tests.image.conftest import BuiltImage, bench, copy_context
 from tests.image.docker_env import Docker

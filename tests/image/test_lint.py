@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from components.model_image import DEFAULT_BASE_IMAGE
-from components.models import IMAGE_DIRS, KINDS
+from components.model_image.models import IMAGE_DIRS, KINDS
+from components.model_image.resource import DEFAULT_BASE_IMAGE
 from tests.paths import REPO_ROOT
 
 DOCKERFILES = [REPO_ROOT / "image" / "Dockerfile", REPO_ROOT / "tests" / "image" / "standin" / "Dockerfile"]

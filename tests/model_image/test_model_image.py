@@ -11,9 +11,14 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from components import model_image
-from components.model_image import DEFAULT_BASE_IMAGE, ModelImage, ModelImageArgs, RegistryCredentials
-from components.models import ChecksumMismatchError, MissingModelError, ModelError, ModelSpec
+from components.model_image import resource as model_image
+from components.model_image.models import ChecksumMismatchError, MissingModelError, ModelError, ModelSpec
+from components.model_image.resource import (
+    DEFAULT_BASE_IMAGE,
+    ModelImage,
+    ModelImageArgs,
+    RegistryCredentials,
+)
 from tests.paths import REPO_ROOT
 from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.gateway_client import WaitPolicy
+from components.txt2img.gateway_client import WaitPolicy
 from tests.fakes.fake_webui import WebuiServer, serve
 from tests.fakes.gateway import FakeGateway
 

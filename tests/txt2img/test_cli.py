@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components.png import inspect_png
-from components.txt2img import output_paths
+from components.txt2img.cli import output_paths
+from components.txt2img.png import inspect_png
 from tests.fakes.fake_webui import WebuiServer
 from tests.paths import REPO_ROOT
 from tests.txt2img.conftest import GATEWAY_KEY, MODEL, GatewayFactory

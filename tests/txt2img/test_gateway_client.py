@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from components.gateway_client import (
+from components.txt2img.gateway_client import (
     AuthError,
     AuthMode,
     GatewayCutOff,
@@ -18,7 +18,7 @@ from components.gateway_client import (
     Txt2ImgRequest,
     txt2img,
 )
-from components.png import inspect_png
+from components.txt2img.png import inspect_png
 from tests.fakes.fake_webui import WebuiServer
 from tests.txt2img.conftest import FAST, GATEWAY_KEY, MODEL, GatewayFactory, WebuiFactory
 

@@ -1,4 +1,4 @@
-"""components.png against the fake webui's PNGs and damaged copies of them."""
+"""components.txt2img.png against the fake webui's PNGs and damaged copies of them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from components.png import NotAPng, inspect_png
+from components.txt2img.png import NotAPng, inspect_png
 from tests.fakes.fake_webui import make_png
 
 

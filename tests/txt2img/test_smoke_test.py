@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from components.smoke_test import SmokeResult, SmokeTestFailed, smoke_test
+from components.txt2img.smoke_test import SmokeResult, SmokeTestFailed, smoke_test
 from tests.fakes.fake_webui import WebuiServer
 from tests.txt2img.conftest import FAST, GATEWAY_KEY, MODEL, GatewayFactory, WebuiFactory
 

@@ -31,9 +31,9 @@ from typing import Any
 
 import requests
 
-from components.png import NotAPng, PngInfo, inspect_png
 from components.salad.client import API_KEY_HEADER
 from components.salad.errors import readable_text
+from components.txt2img.png import NotAPng, PngInfo, inspect_png
 
 TXT2IMG_PATH = "/sdapi/v1/txt2img"
 GATEWAY_CUTOFF_SECONDS = 100

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pulumi
 
-from components.a1111_deployment import A1111DeploymentArgs
-from components.model_image import DEFAULT_BASE_IMAGE, ModelImageArgs, RegistryCredentials
-from components.stack_config import StackConfig, load_stack_config
+from components.model_image.resource import DEFAULT_BASE_IMAGE, ModelImageArgs, RegistryCredentials
+from components.program.deployment import A1111DeploymentArgs
+from components.program.stack_config import StackConfig, load_stack_config
 
 SALAD_KEYS = ("organization", "project")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import models
-from components.models import (
+from components.model_image import models
+from components.model_image.models import (
     ChecksumMismatchError,
     MissingModelError,
     ModelConfigError,
@@ -105,7 +105,7 @@ def test_missing_file_is_named_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(
         MissingModelError,
         match=r"model 'd.safetensors' \(checkpoint\) is missing: expected .*"
-        r"models/checkpoint/d.safetensors; run `python -m components.fetch_models",
+        r"models/checkpoint/d.safetensors; run `python -m components.model_image.fetch",
     ):
         verify_models([ModelSpec("d.safetensors", "checkpoint", url="https://x.test/d")], tmp_path)
     with pytest.raises(MissingModelError, match="it has no url: copy the file there by hand"):

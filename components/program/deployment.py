@@ -10,9 +10,9 @@ import pulumi
 
 from components.container_group.resource import ContainerGroup, ContainerGroupArgs
 from components.container_group.settings import API_KEY_ENV
-from components.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
-from components.model_image import ModelImage, ModelImageArgs
+from components.model_image.resource import ModelImage, ModelImageArgs
 from components.salad.client import API_KEY_HEADER
+from components.txt2img.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
 
 TYPE_TOKEN = "salad-sd:index:A1111Deployment"
 EXAMPLE_REQUEST = Txt2ImgRequest(prompt="a watercolor lighthouse at dawn", steps=20, width=512, height=512)

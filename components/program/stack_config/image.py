@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.container_group.validation import show
-from components.models import ModelSpec, check_models
-from components.stack_config.keys import BUILD_ONLY_IMAGE_KEYS, IMAGE, IMAGE_KEYS, REGISTRY_KEYS
-from components.stack_config.model import ImageConfig, RegistryConfig
-from components.stack_config.problems import Problems
+from components.model_image.models import ModelSpec, check_models
+from components.program.stack_config.keys import BUILD_ONLY_IMAGE_KEYS, IMAGE, IMAGE_KEYS, REGISTRY_KEYS
+from components.program.stack_config.model import ImageConfig, RegistryConfig
+from components.program.stack_config.problems import Problems
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"

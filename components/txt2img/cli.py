@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.container_group.settings import API_KEY_ENV
-from components.gateway_client import (
+from components.txt2img.gateway_client import (
     AuthMode,
     Txt2ImgError,
     Txt2ImgRequest,
@@ -24,7 +24,7 @@ from components.gateway_client import (
     WaitPolicy,
     txt2img,
 )
-from components.pulumi_stack import StackError, stack_api_key, stack_url
+from components.txt2img.stack_outputs import StackError, stack_api_key, stack_url
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -145,7 +145,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     tries = "" if result.attempts == 1 else f" ({result.attempts} attempts)"
     print(f"time: {result.seconds:.1f} s{tries}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

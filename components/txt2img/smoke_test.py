@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from components.gateway_client import (
+from components.txt2img.gateway_client import (
     AuthMode,
     Txt2ImgError,
     Txt2ImgRequest,

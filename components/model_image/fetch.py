@@ -1,7 +1,7 @@
 """Downloads the stack's models into the build context, with a progress bar, and verifies them.
 
-    python -m components.fetch_models --stack dev             # reads Pulumi.dev.yaml
-    python -m components.fetch_models --config path/to/Pulumi.prod.yaml [--context image]
+    python -m components.model_image.fetch --stack dev             # reads Pulumi.dev.yaml
+    python -m components.model_image.fetch --config path/to/Pulumi.prod.yaml [--context image]
 
 Files already present with the right checksum are skipped (the hash is remembered by size and mtime).
 Downloads go to `<file>.part` (resumed with an HTTP Range request when possible) and are renamed into
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import requests
 import yaml
 
-from components.models import (
+from components.model_image.models import (
     CONFIG_KEY,
     ModelError,
     ModelSpec,
@@ -183,7 +183,7 @@ def fetch(models: Sequence[ModelSpec], context_dir: Path, out: IO[str] = sys.std
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m components.fetch_models", description=__doc__.split("\n")[0]
+        prog="python -m components.model_image.fetch", description=__doc__.split("\n")[0]
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml in the project directory")

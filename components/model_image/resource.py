@@ -17,7 +17,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.models import (
+from components.model_image.models import (
     MODELS_DIR,
     ModelError,
     ModelSpec,

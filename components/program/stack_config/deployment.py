@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.container_group.validation import show
-from components.stack_config.keys import (
+from components.program.stack_config.keys import (
     DEPLOYMENT,
     DEPLOYMENT_KEYS,
     PROBE_KEYS,
@@ -25,7 +25,7 @@ from components.stack_config.keys import (
     PROBES,
     WAIT_KEYS,
 )
-from components.stack_config.problems import Problems
+from components.program.stack_config.problems import Problems
 
 DEFAULT_REPLICAS = 3
 DEFAULT_CPU = 4

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 import yaml
 
-import components.model_image
+import components.model_image.resource
 from components.container_group.provider import PROVIDER_KEY
 from tests.paths import REPO_ROOT, STACK_FILES
 from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
@@ -44,7 +44,7 @@ def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingM
     install_mocks(mocks, stack=stack)
     pulumi.runtime.set_all_config(stack_config(path))
     # The models are multi-GB downloads: the wiring test stands in for their verification.
-    monkeypatch.setattr(components.model_image, "check_build_context", lambda _args: None)
+    monkeypatch.setattr(components.model_image.resource, "check_build_context", lambda _args: None)
     return mocks, runpy.run_path(str(REPO_ROOT / "__main__.py"))
 
 

@@ -1,7 +1,7 @@
 """The model list baked into the image: schema, where each kind goes, and checksum verification.
 
 Each entry of `salad-sd:image.models` names a `file`, a `kind` and optionally a `url` (where
-`python -m components.fetch_models` downloads it from) and a `sha256`. Files are staged in the build
+`python -m components.model_image.fetch` downloads it from) and a `sha256`. Files are staged in the build
 context under `image/models/<kind>/<file>`; the Dockerfile copies each kind's directory to A1111's.
 
 Verification remembers the hash of every file it checked, keyed by size and modification time, in
@@ -35,7 +35,7 @@ MODELS_DIR = "models"  # inside the build context
 EXTENSIONS_DIR = "extensions"  # image/models/extensions/<name>/ -> /data/config/auto/extensions/<name>/
 CACHE_FILE = ".verified.json"
 CONFIG_KEY = "salad-sd:image.models"
-FETCH_HINT = "python -m components.fetch_models --stack <stack>"
+FETCH_HINT = "python -m components.model_image.fetch --stack <stack>"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 8 * 1024 * 1024

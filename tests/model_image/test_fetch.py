@@ -1,4 +1,4 @@
-"""`python -m components.fetch_models` against a local HTTP server (Range support, request log)."""
+"""`python -m components.model_image.fetch` against a local HTTP server (Range support, request log)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from components import fetch_models
-from components.fetch_models import FetchError, fetch, main
-from components.models import ChecksumMismatchError, ModelSpec
+from components.model_image import fetch as fetch_models
+from components.model_image.fetch import FetchError, fetch, main
+from components.model_image.models import ChecksumMismatchError, ModelSpec
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -81,7 +81,7 @@ def test_present_and_verified_files_are_not_downloaded_or_rehashed_again(
 ) -> None:
     model = ModelSpec("model.safetensors", "checkpoint", server.url("/model.safetensors"), SHA)
     fetch([model], tmp_path, io.StringIO())
-    monkeypatch.setattr("components.models.sha256_file", lambda path: pytest.fail("re-hashed"))
+    monkeypatch.setattr("components.model_image.models.sha256_file", lambda path: pytest.fail("re-hashed"))
     assert fetch([model], tmp_path, io.StringIO()) == []
     assert len(server.requests) == 1
 

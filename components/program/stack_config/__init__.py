@@ -6,7 +6,7 @@ reported at once in one `ConfigError`, each message naming the full config key a
 the allowed range (the ranges themselves come from the ContainerGroup core, never restated here).
 """
 
-from components.stack_config.deployment import (
+from components.program.stack_config.deployment import (
     DEFAULT_CPU,
     DEFAULT_GPU_CLASSES,
     DEFAULT_MEMORY_MB,
@@ -15,8 +15,8 @@ from components.stack_config.deployment import (
     PROBE_DEFAULTS,
     PROTECTED_STACKS,
 )
-from components.stack_config.loader import load_stack_config
-from components.stack_config.model import ConfigError, ImageConfig, RegistryConfig, StackConfig
+from components.program.stack_config.loader import load_stack_config
+from components.program.stack_config.model import ConfigError, ImageConfig, RegistryConfig, StackConfig
 
 __all__ = [
     "DEFAULT_CPU",

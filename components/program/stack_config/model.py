@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.models import ModelSpec
+from components.model_image.models import ModelSpec
 
 
 class ConfigError(ValueError):

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.container_group.validation import check_inputs
-from components.stack_config.deployment import build_deployment
-from components.stack_config.image import parse_image
-from components.stack_config.keys import config_message
-from components.stack_config.model import ConfigError, StackConfig
-from components.stack_config.problems import Problems, type_name
+from components.program.stack_config.deployment import build_deployment
+from components.program.stack_config.image import parse_image
+from components.program.stack_config.keys import config_message
+from components.program.stack_config.model import ConfigError, StackConfig
+from components.program.stack_config.problems import Problems, type_name
 
 # Stands in for the image while checking the other inputs when nothing (no `ref`) names it yet.
 _IMAGE_PLACEHOLDER = "registry.invalid/salad-sd:config-check"

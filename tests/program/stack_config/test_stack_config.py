@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from components.models import ModelSpec
-from components.stack_config import (
+from components.model_image.models import ModelSpec
+from components.program.stack_config import (
     PROBE_DEFAULTS,
     ConfigError,
     StackConfig,
     load_stack_config,
 )
-from components.stack_config.deployment import build_deployment
-from components.stack_config.keys import config_key
-from components.stack_config.problems import Problems
+from components.program.stack_config.deployment import build_deployment
+from components.program.stack_config.keys import config_key
+from components.program.stack_config.problems import Problems
 from tests.paths import REPO_ROOT, STACK_FILES
 
 SECRET = "hunter2-registry-password-DO-NOT-ECHO"
