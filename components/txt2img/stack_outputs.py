@@ -1,12 +1,21 @@
-"""Reads a stack's `url` output and Salad API key through the pulumi CLI (when it is installed)."""
+"""Reads a stack's `url` output and Salad API key through the pulumi CLI (when it is installed).
+
+The CLI runs in the project directory (where Pulumi.yaml is) unless told otherwise, so it uses the same
+backend as every other command: Pulumi.yaml's `backend.url` (a path relative to that directory), or
+PULUMI_BACKEND_URL when set.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 from components.container_group.settings import API_KEY
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+"""The Pulumi project directory: holds Pulumi.yaml (and, by default, the state in .pulumi-state/)."""
 
 
 class StackError(RuntimeError):
@@ -24,7 +33,7 @@ def _pulumi(stack: str, *args: str, cwd: str | None) -> str:
     try:
         done = subprocess.run(
             [executable, *args, "--stack", stack, "--non-interactive"],
-            cwd=cwd,
+            cwd=cwd or PROJECT_DIR,
             capture_output=True,
             text=True,
             timeout=120,
