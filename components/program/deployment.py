@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,10 @@ class A1111DeploymentArgs:
     """ContainerGroup inputs (snake_case, as checked by the provider) without `image`."""
     protect: bool = False
     """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
+    auth: bool = False
+    """Callers of the gateway send `Salad-Api-Key` (shapes the example request)."""
+    secret_outputs: Sequence[str] = ()
+    """Container-group properties that hold secrets: kept secret in its outputs and state too."""
 
 
 class A1111Deployment(pulumi.ComponentResource):
@@ -50,9 +55,11 @@ class A1111Deployment(pulumi.ComponentResource):
         group = ContainerGroup(
             f"{name}-group",
             group_args,
-            pulumi.ResourceOptions(parent=self, protect=args.protect),
+            pulumi.ResourceOptions(
+                parent=self, protect=args.protect, additional_secret_outputs=list(args.secret_outputs)
+            ),
         )
-        auth = bool((args.container_group.get("gateway") or {}).get("auth"))
+        auth = args.auth
         self.url = group.url
         self.container_group_name = group.name  # type: ignore[attr-defined]
         self.container_group_id = group.id
