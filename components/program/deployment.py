@@ -11,6 +11,7 @@ import pulumi
 
 from components.container_group.resource import ContainerGroup, ContainerGroupArgs
 from components.container_group.settings import API_KEY_ENV
+from components.model_image.models import ModelError
 from components.model_image.resource import ModelImage, ModelImageArgs
 from components.salad.client import API_KEY_HEADER
 from components.txt2img.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
@@ -50,7 +51,10 @@ class A1111Deployment(pulumi.ComponentResource):
         self, name: str, args: A1111DeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
-        image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        try:
+            image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        except ModelError as error:  # a missing or corrupt model: the message names the file and fix
+            raise pulumi.RunError(str(error)) from None
         group_args = ContainerGroupArgs(**{**args.container_group, "image": image.ref})
         group = ContainerGroup(
             f"{name}-group",

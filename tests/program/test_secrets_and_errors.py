@@ -8,7 +8,7 @@ import json
 import logging
 import pickletools
 import runpy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 import components.model_image.resource
 import components.program.secrecy
 from components.container_group.provider import PROVIDER_KEY
+from components.model_image.models import ModelError
 from tests.paths import REPO_ROOT
 from tests.program.test_main_program import EXTRA_OUTPUTS, GROUP_TYPE
 from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
@@ -103,7 +104,12 @@ def run_main(
     return Program(mocks, monitor, log), runpy.run_path(str(REPO_ROOT / "__main__.py"))
 
 
-def run_error(monkeypatch: pytest.MonkeyPatch, config: dict[str, Any], secret_keys: list[str]) -> Program:
+def run_error(
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, Any],
+    secret_keys: list[str],
+    check_build_context: Callable[[Any], None] = lambda _args: None,
+) -> Program:
     """Runs the program expecting a RunError (the runtime still settles, as after a real failed run);
     returns what was registered."""
     ran: list[Program] = []
@@ -115,6 +121,7 @@ def run_error(monkeypatch: pytest.MonkeyPatch, config: dict[str, Any], secret_ke
         install_mocks(mocks, stack=STACK, monitor=ran[0].monitor)
         raw = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
         pulumi.runtime.set_all_config(raw, secret_keys=secret_keys)
+        monkeypatch.setattr(components.model_image.resource, "check_build_context", check_build_context)
         runpy.run_path(str(REPO_ROOT / "__main__.py"))
 
     with pytest.raises(pulumi.RunError) as caught:
@@ -277,6 +284,15 @@ def test_a_missing_api_key_stops_up_before_any_resource(monkeypatch: pytest.Monk
     assert "pulumi config set --secret salad:apiKey <your Salad API key>" in message
     assert "SALAD_API_KEY" in message
     assert program.mocks.resources == [] and list(program.monitor.secret_outputs) == []
+
+
+def test_a_missing_model_is_a_run_error_naming_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(_args: Any) -> None:
+        raise ModelError("m.safetensors is missing from image/models/Stable-diffusion: run the fetcher")
+
+    program = run_error(monkeypatch, base_config(), ["salad:apiKey"], missing)
+    assert "m.safetensors is missing" in program.error
+    assert not program.mocks.of_type(GROUP_TYPE) and not program.mocks.of_type(IMAGE_TYPE)
 
 
 def test_config_errors_and_a_missing_key_come_together(monkeypatch: pytest.MonkeyPatch) -> None:
