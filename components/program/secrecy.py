@@ -15,10 +15,11 @@ from typing import Any
 
 import yaml
 
+import components
 from components.program.stack_config.keys import DEPLOYMENT, IMAGE
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-"""Where Pulumi.yaml and the `Pulumi.<stack>.yaml` files are."""
+PROJECT_DIR = components.PROJECT_DIR
+"""Where the `Pulumi.<stack>.yaml` files are."""
 
 Path_ = tuple[Any, ...]
 _ENV = ("env",)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
+import components
 from components.container_group.settings import API_KEY
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-"""The Pulumi project directory: holds Pulumi.yaml (and, by default, the state in .pulumi-state/)."""
+PROJECT_DIR = components.PROJECT_DIR
+"""Where pulumi runs for `--stack` (Pulumi.yaml's directory, so its relative backend URL resolves there)."""
 
 
 class StackError(RuntimeError):
