@@ -122,7 +122,7 @@ class EventWatch:
         except SaladApiError:
             return []  # the output is a bonus: the events already say what failed
         lines = [str(e.get("text_log") or "").rstrip() for e in reversed(entries)]
-        return [line for line in lines if line]
+        return list(dict.fromkeys(line for line in lines if line))  # replicas often print the same lines
 
     def _reallocate_stuck(self, instances: list[dict[str, Any]], now: float) -> None:
         assert self._stuck is not None

@@ -209,6 +209,12 @@ class SaladEmulator:
         with self.world.lock:
             self.world.incidents.replicas_quota = quota
 
+    def limit_instance_actions(self, per_minute: int, window_seconds: float = 60.0) -> None:
+        """Instance actions allowed per group in each `window_seconds` (reported as the per-minute quota)."""
+        with self.world.lock:
+            self.world.incidents.actions_per_minute = per_minute
+            self.world.incidents.action_window = window_seconds
+
     def no_gpu_availability(self, none: bool = True) -> None:
         """The availability query answers 0 nodes for every priority."""
         with self.world.lock:

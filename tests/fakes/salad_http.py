@@ -14,7 +14,6 @@ from http import HTTPStatus
 from typing import Any
 
 from tests.fakes.salad_catalog import gpu_classes
-from tests.fakes.salad_incidents import ACTIONS_PER_MINUTE
 from tests.fakes.salad_model import Group
 from tests.fakes.salad_rules import (
     merge_patch,
@@ -240,9 +239,9 @@ class SaladApp:
         quotas = {
             "container_replicas_quota": self.world.incidents.replicas_quota,
             "container_replicas_used": used,
-            "max_container_group_reallocations_per_minute": ACTIONS_PER_MINUTE,
-            "max_container_group_recreates_per_minute": ACTIONS_PER_MINUTE,
-            "max_container_group_restarts_per_minute": ACTIONS_PER_MINUTE,
+            "max_container_group_reallocations_per_minute": self.world.incidents.actions_per_minute,
+            "max_container_group_recreates_per_minute": self.world.incidents.actions_per_minute,
+            "max_container_group_restarts_per_minute": self.world.incidents.actions_per_minute,
         }
         return json_response(200, {"container_groups_quotas": quotas})
 

@@ -73,7 +73,10 @@ class Incidents:
     extra_events: dict[str, list[_Event]] = field(default_factory=dict)  # group id -> action events
     actions: list[tuple[str, float]] = field(default_factory=list)  # (group id, time) of instance actions
     replicas_quota: int = 500
+    actions_per_minute: int = ACTIONS_PER_MINUTE  # reallocations + recreates + restarts per group
+    action_window: float = 60.0  # seconds of that "minute" (tests on a compressed clock shorten it)
     gpus_available: bool = True
+    history: dict[str, Group] = field(default_factory=dict)  # name -> last group scheduled (for tests)
 
     def add_rule(self, image_substring: str, mode: str) -> None:
         if mode not in MODES:
@@ -81,6 +84,7 @@ class Incidents:
         self.rules.append((image_substring, mode))
 
     def on_schedule(self, g: Group, inst: Instance) -> None:
+        self.history[g.name] = g
         mode = next((m for sub, m in self.rules if sub in g.image), None)
         if mode is None:
             return
@@ -98,9 +102,9 @@ class Incidents:
 
     def act(self, g: Group, inst: Instance, action: str, now: float, timings: Any) -> str | None:
         """Apply reallocate / recreate / restart; returns a problem text when over the per-minute quota."""
-        recent = [t for gid, t in self.actions if gid == g.id and now - t < 60]
-        if len(recent) >= ACTIONS_PER_MINUTE:
-            return f"at most {ACTIONS_PER_MINUTE} instance {action}s per minute"
+        recent = [t for gid, t in self.actions if gid == g.id and now - t < self.action_window]
+        if len(recent) >= self.actions_per_minute:
+            return f"at most {self.actions_per_minute} instance actions per minute"
         self.actions.append((g.id, now))
         mode = self.modes.get(inst.id)
         if action == "reallocate":
@@ -124,12 +128,14 @@ class Incidents:
 
     # --- answers --------------------------------------------------------------------------------------------
 
-    def system_logs(self, g: Group, t: float, iso: Iso) -> list[dict[str, Json]]:
+    def system_logs(
+        self, g: Group, t: float, iso: Iso, limit: int | None = MAX_SYSTEM_LOGS
+    ) -> list[dict[str, Json]]:
         events = list(self._lifecycle_events(g, t)) + [
             e for e in self.extra_events.get(g.id, []) if e.time <= t
         ]
         events.sort(key=lambda e: e.time, reverse=True)
-        return [self._render(g, e, iso) for e in events[:MAX_SYSTEM_LOGS]]
+        return [self._render(g, e, iso) for e in events[:limit]]
 
     def log_entries(
         self, org: str, groups: list[Group], query: str, t: float, iso: Iso
