@@ -111,4 +111,4 @@ def test_progress_line_shows_download_percentages() -> None:
         {"state": "allocating", "version": 1},
     ]
     line = progress_line("salad-sd-dev", instances, 3, None)
-    assert line == "salad-sd-dev: 0/3 ready, 3 downloading (41%, 77%), 1 allocating"
+    assert line == "salad-sd-dev: 0/3 ready, 1 allocating, 3 downloading (41%, 77%)"
