@@ -110,7 +110,6 @@ def counts(event: Event, *, since: datetime, version: int | None) -> bool:
 class Verdict:
     failed: bool
     failures: tuple[Event, ...]  # the counted failure events, oldest first
-    waiting_for: str
 
 
 def assess(
@@ -124,11 +123,7 @@ def assess(
 ) -> Verdict:
     """Fail when `max_failures` failure events of the awaited version were seen while too few are ready."""
     failures = tuple(sorted(e for e in events if counts(e, since=since, version=version)))
-    if ready >= want:
-        return Verdict(False, failures, "nothing")
-    if len(failures) >= max_failures:
-        return Verdict(True, failures, "nothing: instances keep failing")
-    return Verdict(False, failures, f"{want - ready} more ready instance(s)")
+    return Verdict(ready < want and len(failures) >= max_failures, failures)
 
 
 def failure_message(

@@ -80,7 +80,7 @@ def test_create_fails_fast_with_the_events_the_hint_and_deletes_the_group(
     assert "instances keep failing" in message and "deleted again" in message
     assert salad_emulator.group(ORG, PROJECT, NAME) is None
     delete = salad_emulator.requests_to("DELETE")[0]
-    third = nth_failure_time(salad_emulator, event_name, 3)
+    third = nth_failure_time(salad_emulator, event_name, 3) + 0.001  # ISO times are to the millisecond
     assert instance_polls(salad_emulator.request_log(), third, delete.time) <= 3
 
 
