@@ -95,18 +95,24 @@ def test_output_tail_is_quoted_when_log_entries_return_some(
     assert NAME in query["query"] and query["sort_order"] == "desc"
 
 
+@pytest.mark.parametrize("mode", sorted(FAILING))
 def test_update_hitting_a_failure_mode_fails_the_same_way_and_keeps_the_group(
-    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+    mode: str, provider: ContainerGroupProvider, salad_emulator: SaladEmulator
 ) -> None:
-    olds = create(provider, replicas=2.0)
-    salad_emulator.fail_instances("sha256:2222", "startup_probe")
-    news = checked(provider, olds, image=NEW_IMAGE, replicas=2.0)
+    event_name, hint = FAILING[mode]
+    olds = create(provider, replicas=2.0, storage_gb=20.0)
+    salad_emulator.fail_instances("sha256:2222", mode)
+    news = checked(provider, olds, image=NEW_IMAGE, replicas=2.0, storage_gb=20.0)
     with pytest.raises((ContainerGroupError, WaitFailed)) as caught:
         provider.update("", olds, news)
-    assert "Startup Probe Failure" in str(caught.value) and "230 s" in str(caught.value)
+    gave_up = salad_emulator.requests_to("POST", "/log-entries")[-1]  # read as soon as it gives up
+    message = str(caught.value)
+    assert f": {event_name}" in message and hint in message and "instances keep failing" in message
     group = salad_emulator.group(ORG, PROJECT, NAME)
     assert group is not None and group["version"] == 2
     assert not salad_emulator.requests_to("DELETE")
+    third = nth_failure_time(salad_emulator, event_name, 3) + 0.001
+    assert instance_polls(salad_emulator.request_log(), third, gave_up.time) <= 3
 
 
 def test_failures_of_the_old_version_do_not_stop_an_update(
