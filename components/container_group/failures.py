@@ -99,9 +99,17 @@ def classify(event_name: str) -> FailureKind | None:
     return next((kind for kind in FAILURE_KINDS if kind.pattern.search(event_name)), None)
 
 
-def counts(event: Event, *, since: datetime, version: int | None) -> bool:
-    """A failure event counts when it is of the awaited version and happened after the wait began."""
-    if classify(event.name) is None or event.time < since:
+def counts(
+    event: Event, *, since: datetime, version: int | None, before: frozenset[Event] | None = None
+) -> bool:
+    """A failure event counts when it is of the awaited version and happened after the wait began.
+
+    `before`, when known, holds the events of the wait's first read of the logs: only those are judged by
+    their time against `since` (our clock), so a skew between our clock and Salad's cannot hide failures
+    read later. Without it every event is judged by its time.
+    """
+    judged_by_time = before is None or event in before
+    if classify(event.name) is None or (judged_by_time and event.time < since):
         return False
     return version is None or event.version is None or event.version == str(version)
 
@@ -120,9 +128,10 @@ def assess(
     ready: int,
     want: int,
     max_failures: int,
+    before: frozenset[Event] | None = None,
 ) -> Verdict:
     """Fail when `max_failures` failure events of the awaited version were seen while too few are ready."""
-    failures = tuple(sorted(e for e in events if counts(e, since=since, version=version)))
+    failures = tuple(sorted(e for e in events if counts(e, since=since, version=version, before=before)))
     return Verdict(ready < want and len(failures) >= max_failures, failures)
 
 

@@ -52,6 +52,7 @@ class EventWatch:
         self._wall_clock = wall_clock
         self.since = wall_clock()
         self._seen: frozenset[Event] = frozenset()
+        self._before: frozenset[Event] | None = None  # what the first read of the logs returned
         self._calls = 0
         self._instances: list[dict[str, Any]] = []
         self.max_failures = int(inputs.get("max_failures") or 3)

@@ -74,6 +74,19 @@ def test_assess_counts_only_failures_of_the_version_since_the_wait_began() -> No
     ).failed
 
 
+def test_a_clock_ahead_of_salads_does_not_hide_failures_read_later() -> None:
+    first_read = frozenset({event("Exited:1", -600)})  # before the wait, by Salad's clock and ours
+    later = [
+        event("Exited:1", -590),
+        event("Exited:1", -580),
+        event("Exited:1", -570),
+    ]  # our clock is 10 min ahead
+    seen = [*first_read, *later]
+    assert not assess(seen, since=T0, version=2, ready=0, want=1, max_failures=3).failed
+    verdict = assess(seen, since=T0, version=2, ready=0, want=1, max_failures=3, before=first_read)
+    assert verdict.failed and len(verdict.failures) == 3
+
+
 def test_events_parse_dedup_and_print() -> None:
     item = {
         "event_name": "Startup Probe Failure",
