@@ -243,19 +243,21 @@ class ContainerGroupProvider(ResourceProvider):
         return Target(want, settle=kind is UpdateKind.HARDWARE)
 
     def _editable(self, client: SaladClient, ref: GroupRef, inputs: Props) -> dict[str, Any]:
-        return wait_until_editable(
-            client, ref, timeout_seconds=_timeout_seconds(inputs), pacing=self._pacing(), say=_say
-        )
+        try:
+            return wait_until_editable(
+                client, ref, timeout_seconds=_timeout_seconds(inputs), pacing=self._pacing(), say=_say
+            )
+        except SaladApiError as error:
+            if error.is_not_found:
+                raise _deleted_outside(ref) from None
+            raise
 
     def _patch(self, client: SaladClient, ref: GroupRef, inputs: Props, body: Props) -> dict[str, Any]:
         try:
             return client.update_container_group(ref.organization, ref.project, ref.name, body)
         except SaladApiError as error:
             if error.is_not_found:
-                raise ContainerGroupError(
-                    f"{ref.name}: the group no longer exists in Salad (deleted outside Pulumi). "
-                    "Run `pulumi refresh` to drop it from the state, then `pulumi up` to create it again."
-                ) from None
+                raise _deleted_outside(ref) from None
             if error.status != 400 or not _is_pending(_get_or_none(client, ref)):
                 raise
             # Refused because image preparation began meanwhile: once editable, try once more.
@@ -394,6 +396,13 @@ class ContainerGroupProvider(ResourceProvider):
 
 def _without_provider(props: Props) -> Props:
     return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+
+
+def _deleted_outside(ref: GroupRef) -> ContainerGroupError:
+    return ContainerGroupError(
+        f"{ref.name}: the group no longer exists in Salad (deleted outside Pulumi). "
+        "Run `pulumi refresh` to drop it from the state, then `pulumi up` to create it again."
+    )
 
 
 def _timeout_seconds(inputs: Props) -> float:

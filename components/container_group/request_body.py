@@ -160,8 +160,8 @@ def _merge_patch(old: dict[str, Any], new: dict[str, Any], path: tuple[str, ...]
         if isinstance(value, dict) and isinstance(before, dict):
             if (*path, key) in _SENT_WHOLE:
                 patch[key] = value
-            else:
-                patch[key] = _merge_patch(before, value, (*path, key))
+            elif sub := _merge_patch(before, value, (*path, key)):
+                patch[key] = sub
         else:
             patch[key] = value
     return patch

@@ -133,12 +133,17 @@ def wait_until_editable(
     pacing: Pacing,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    """The group as soon as it is not `pending`: Salad disables edits while it prepares an image."""
+    """The group as soon as it is not `pending`: Salad disables edits while it prepares an image.
+
+    A 404 is raised as the SaladApiError it is (the caller knows what a vanished group means for it).
+    """
     said = False
     for _ in _poll_schedule(pacing, timeout_seconds, first_now=True):
         try:
             group = client.get_container_group(ref.organization, ref.project, ref.name)
         except SaladApiError as error:
+            if error.is_not_found:
+                raise
             _poll_failed(ref, error, say)
             continue
         if _status(group) != "pending":
