@@ -120,7 +120,9 @@ class ContainerGroupProvider(ResourceProvider):
             self._smoke_test(inputs, outputs)
         except (WaitFailed, SaladApiError, ContainerGroupError) as failure:
             # A group Salad keeps stopped may be fine: never delete it because a start was refused.
-            if not ours or isinstance(failure, StayedStopped):
+            if isinstance(failure, StayedStopped):
+                raise ContainerGroupError(str(failure)) from None
+            if not ours:
                 raise
             raise ContainerGroupError(f"{failure} {self._remove_half_created(client, ref)}") from None
         return CreateResult(group["id"], outputs)

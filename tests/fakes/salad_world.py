@@ -32,7 +32,8 @@ Lifecycle decisions (documented for the people testing against the emulator):
 * Knobs for what Salad's docs say can happen (all off by default; set the attribute on `World`):
   `hardware_edits_bump_version` - a resources edit bumps ``version`` while the kept instances stay on the
   old one, and ``pending_change`` is true for `Timings.allocating`; `version_after_preparation` - an image
-  change shows the new ``version`` only once the image is prepared (the PATCH answer shows the old one);
+  change shows the new ``version`` only once the image is prepared (the PATCH answer shows the old one),
+  and the old instances keep serving until then;
   `brief_stop_seconds` - with autostart on, the group shows ``stopped`` that long after preparing its image
   and answers /start with 400 meanwhile; `setback(image)` - the first instance of such an image goes
   running -> allocating (interruption), then downloading <-> allocating once, before running again.
@@ -195,9 +196,10 @@ class World:
                 if ("container", "image") in changed:
                     g.prepared_at = now + self.timings.image_prepare
                     g.failed = self._failure_for(g.image)
-                    if self.version_after_preparation:
-                        g.version_shown_from = g.prepared_at
-                self._retire(g, g.active(), now)
+                retire_at = now
+                if ("container", "image") in changed and self.version_after_preparation:
+                    g.version_shown_from = retire_at = g.prepared_at
+                self._retire(g, g.active(), retire_at)
                 g.change_pending = True
             elif hardware and self.hardware_edits_bump_version:
                 self._bump_version(g, now)  # the kept instances stay on the old version
