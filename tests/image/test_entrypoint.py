@@ -154,7 +154,9 @@ def test_a_webui_ignoring_sigterm_is_killed_after_the_grace_period(supervisors: 
         "pathlib.Path(sys.argv[1]).touch()\n"
         "time.sleep(60)\n"
     )
-    supervisor = supervisors(webui_cmd=f"{sys.executable} {stubborn} {ignoring}", STOP_GRACE_SECONDS="1")
+    supervisor = supervisors(
+        webui_cmd=f"{sys.executable} {stubborn} {ignoring}", STOP_GRACE_SECONDS="1"
+    )
     wait_until(
         lambda: ignoring.exists() and len(supervisor.children()) == 2,
         timeout=10,

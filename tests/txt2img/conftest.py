@@ -61,19 +61,11 @@ def start_gateway(webui: WebuiServer) -> Iterator[GatewayFactory]:
     started: list[FakeGateway] = []
 
     def start(
-        *,
-        auth: bool = False,
-        cutoff_seconds: float = 30.0,
-        upstream: str | None = None,
+        *, auth: bool = False, cutoff_seconds: float = 30.0, upstream: str | None = None,
         echo_headers: bool = False,
     ) -> FakeGateway:
-        gateway = FakeGateway(
-            upstream or webui.url,
-            auth=auth,
-            api_key=GATEWAY_KEY,
-            cutoff_seconds=cutoff_seconds,
-            echo_headers=echo_headers,
-        ).start()
+        gateway = FakeGateway(upstream or webui.url, auth=auth, api_key=GATEWAY_KEY,
+                              cutoff_seconds=cutoff_seconds, echo_headers=echo_headers).start()
         started.append(gateway)
         return gateway
 

@@ -29,12 +29,7 @@ def run_cli(
         environment["PATH"] = path
     done = subprocess.run(
         [sys.executable, "-m", "components.txt2img", *args],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, check=False,
     )
     assert GATEWAY_KEY not in done.stdout + done.stderr, "the API key was printed"
     return done
@@ -43,23 +38,8 @@ def run_cli(
 def test_writes_a_decodable_png_and_prints_seed_model_and_time(webui: WebuiServer, tmp_path: Path) -> None:
     out = tmp_path / "apple.png"
 
-    done = run_cli(
-        "--url",
-        webui.url,
-        "--prompt",
-        "an apple",
-        "--steps",
-        "1",
-        "--seed",
-        "1234",
-        "--width",
-        "80",
-        "--height",
-        "56",
-        "--out",
-        str(out),
-        *FAST_FLAGS,
-    )
+    done = run_cli("--url", webui.url, "--prompt", "an apple", "--steps", "1", "--seed", "1234",
+                   "--width", "80", "--height", "56", "--out", str(out), *FAST_FLAGS)
 
     assert done.returncode == 0, done.stderr
     info = inspect_png(out.read_bytes())
@@ -76,20 +56,8 @@ def test_through_an_auth_gateway_after_503s_with_the_key_from_the_environment(
     gateway = start_gateway(auth=True).script(503, 503)
     out = tmp_path / "img.png"
 
-    done = run_cli(
-        "--url",
-        gateway.url,
-        "--steps",
-        "1",
-        "--width",
-        "64",
-        "--height",
-        "64",
-        "--out",
-        str(out),
-        *FAST_FLAGS,
-        env={"SALAD_API_KEY": GATEWAY_KEY},
-    )
+    done = run_cli("--url", gateway.url, "--steps", "1", "--width", "64", "--height", "64",
+                   "--out", str(out), *FAST_FLAGS, env={"SALAD_API_KEY": GATEWAY_KEY})
 
     assert done.returncode == 0, done.stderr
     assert inspect_png(out.read_bytes()).width == 64
@@ -102,16 +70,8 @@ def test_through_an_auth_gateway_after_503s_with_the_key_from_the_environment(
 def test_key_stays_home_when_the_gateway_does_not_ask(start_gateway: GatewayFactory, tmp_path: Path) -> None:
     gateway = start_gateway(auth=False)
 
-    done = run_cli(
-        "--url",
-        gateway.url,
-        "--steps",
-        "1",
-        "--out",
-        str(tmp_path / "x.png"),
-        *FAST_FLAGS,
-        env={"SALAD_API_KEY": GATEWAY_KEY},
-    )
+    done = run_cli("--url", gateway.url, "--steps", "1", "--out", str(tmp_path / "x.png"), *FAST_FLAGS,
+                   env={"SALAD_API_KEY": GATEWAY_KEY})
 
     assert done.returncode == 0, done.stderr
     assert [s.api_key for s in gateway.seen] == [None]
@@ -120,23 +80,8 @@ def test_key_stays_home_when_the_gateway_does_not_ask(start_gateway: GatewayFact
 def test_several_images_are_numbered(webui: WebuiServer, tmp_path: Path) -> None:
     out = tmp_path / "pics" / "pic.png"
 
-    done = run_cli(
-        "--url",
-        webui.url,
-        "--steps",
-        "1",
-        "--width",
-        "32",
-        "--height",
-        "32",
-        "--seed",
-        "7",
-        "--batch-size",
-        "2",
-        "--out",
-        str(out),
-        *FAST_FLAGS,
-    )
+    done = run_cli("--url", webui.url, "--steps", "1", "--width", "32", "--height", "32", "--seed", "7",
+                   "--batch-size", "2", "--out", str(out), *FAST_FLAGS)
 
     assert done.returncode == 0, done.stderr
     for name in ("pic-1.png", "pic-2.png"):
@@ -152,16 +97,8 @@ def test_output_paths() -> None:
 def test_bounded_failure_exits_1_with_a_clear_message(start_gateway: GatewayFactory, tmp_path: Path) -> None:
     gateway = start_gateway().script(*[503] * 10_000)
 
-    done = run_cli(
-        "--url",
-        gateway.url,
-        "--out",
-        str(tmp_path / "x.png"),
-        "--retry-interval",
-        "0.01",
-        "--wait-seconds",
-        "0.3",
-    )
+    done = run_cli("--url", gateway.url, "--out", str(tmp_path / "x.png"),
+                   "--retry-interval", "0.01", "--wait-seconds", "0.3")
 
     assert done.returncode == 1
     assert "error: gave up after" in done.stderr and "503 Service Unavailable" in done.stderr
@@ -222,16 +159,8 @@ def test_stack_reads_url_and_key_through_the_pulumi_cli(
     bin_dir.mkdir()
     log = fake_pulumi(bin_dir, {"url": gateway.url, "dns": "x"}, GATEWAY_KEY)
 
-    done = run_cli(
-        "--stack",
-        "dev",
-        "--steps",
-        "1",
-        "--out",
-        str(tmp_path / "s.png"),
-        *FAST_FLAGS,
-        path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-    )
+    done = run_cli("--stack", "dev", "--steps", "1", "--out", str(tmp_path / "s.png"), *FAST_FLAGS,
+                   path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     assert done.returncode == 0, done.stderr
     calls = [json.loads(line) for line in log.read_text().splitlines()]

@@ -77,10 +77,7 @@ def test_key_is_sent_after_the_gateway_asks_and_kept(start_gateway: GatewayFacto
     txt2img(gateway.url, SMALL, api_key=source, policy=FAST, say=said.append)
 
     assert [(seen.status, seen.api_key) for seen in gateway.seen] == [
-        (403, None),
-        (200, GATEWAY_KEY),
-        (403, None),
-        (200, GATEWAY_KEY),
+        (403, None), (200, GATEWAY_KEY), (403, None), (200, GATEWAY_KEY),
     ]
     assert len(lookups) == 2  # once per call, only when asked
     assert any("Salad-Api-Key" in line for line in said)
@@ -107,9 +104,8 @@ def test_no_auth_never_sends_the_key_and_says_why_it_gave_up(start_gateway: Gate
     gateway = start_gateway(auth=True)
 
     with pytest.raises(GaveUpWaiting, match="drop --no-auth") as raised:
-        txt2img(
-            gateway.url, SMALL, auth=AuthMode.NEVER, api_key=keyed, policy=replace(FAST, wait_seconds=0.2)
-        )
+        txt2img(gateway.url, SMALL, auth=AuthMode.NEVER, api_key=keyed,
+                policy=replace(FAST, wait_seconds=0.2))
     assert raised.value.status == 403
     assert gateway.seen and all(seen.api_key is None for seen in gateway.seen)
 
