@@ -243,14 +243,19 @@ def test_gpu_class_change(provider: ContainerGroupProvider, emulator: SaladEmula
 
 
 def test_cpu_change_with_kept_old_version_instances_returns_on_the_ready_count(
-    provider: ContainerGroupProvider, emulator: SaladEmulator
+    salad_emulator_factory: EmulatorFactory, semantics: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    emulator = salad_emulator_factory(Timings(allocating=0.4))  # pending_change stays true this long
+    emulator.env_semantics(semantics)
     emulator.hardware_edits_bump_version()
+    provider = configure(ScaledTimeProvider(), emulator)
     _, olds = create(provider, ready_timeout_minutes=1.0)
+    capsys.readouterr()
     # a wait for instances of version 2 would end at the 1-minute deadline with an error
     outs = update(provider, emulator, olds, cpu=8.0, ready_timeout_minutes=1.0)
     assert outs["version"] == olds["version"] + 1
     assert {i["version"] for i in emulator.instances(ORG, PROJECT, NAME)} == {olds["version"]}
+    assert "still applying the change (pending_change)" in capsys.readouterr().out
     assert live(emulator)["pending_change"] is False
     assert [r.body for r in emulator.requests_to("PATCH")] == [{"container": {"resources": {"cpu": 8}}}]
 
@@ -278,9 +283,35 @@ def test_no_patch_while_the_image_is_being_prepared(
     _, olds = create(provider)
     emulator.edit_out_of_band(ORG, PROJECT, NAME, {"container": {"image": NEW_IMAGE}})  # re-preparing now
     capsys.readouterr()
-    update(provider, emulator, {**olds, "image": NEW_IMAGE}, replicas=3.0)
-    assert [r.status for r in emulator.requests_to("PATCH")] == [200]
+    update(provider, emulator, {**olds, "image": NEW_IMAGE}, image=NEW_IMAGE, replicas=3.0)
+    assert [(r.status, r.body) for r in emulator.requests_to("PATCH")] == [(200, {"replicas": 3})]
     assert "waiting before editing" in capsys.readouterr().out
+
+
+def test_patch_refused_because_preparation_began_meanwhile_is_sent_again_once_editable(
+    salad_emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = salad_emulator_factory(Timings(image_prepare=0.5))
+    emulator.reject_edits_while_pending()
+    provider = configure(ScaledTimeProvider(), emulator)
+    _, olds = create(provider)
+    real_editable = provider._editable
+    calls = []
+
+    def preparation_starts_after_the_look(*args: Any) -> dict[str, Any]:
+        group = real_editable(*args)
+        if not calls:  # someone changes the image between our GET and our PATCH
+            emulator.edit_out_of_band(ORG, PROJECT, NAME, {"container": {"image": NEW_IMAGE}})
+        calls.append(group)
+        return group
+
+    monkeypatch.setattr(provider, "_editable", preparation_starts_after_the_look)
+    update(provider, emulator, {**olds, "image": NEW_IMAGE}, image=NEW_IMAGE, replicas=3.0)
+    assert [(r.status, r.body) for r in emulator.requests_to("PATCH")] == [
+        (400, {"replicas": 3}),
+        (200, {"replicas": 3}),
+    ]
+    assert live(emulator)["replicas"] == 3
 
 
 def test_stopped_group_refusing_start_is_polled_until_it_runs(
