@@ -197,14 +197,12 @@ class ContainerGroupProvider(ResourceProvider):
     def _require_same_spec(
         self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props
     ) -> None:
-        live = self._live_inputs(client, ref, group, inputs)
-        difference = diff_inputs(live, inputs)
-        if difference.changed or difference.replaces:
-            fields = ", ".join(sorted(set(difference.changed) | set(difference.replaces)))
+        fields = self._differences(client, ref, group, inputs)
+        if fields:
             raise ContainerGroupError(
                 f"a container group named {ref.name!r} already exists in {ref.organization}/{ref.project} "
-                f"and differs from this stack in: {fields}. Set adopt: true to take it over (it is then "
-                "patched to this spec), delete it in the Salad portal, or choose another name."
+                f"and differs from this stack in: {', '.join(fields)}. Set adopt: true to take it over (it "
+                "is then patched to this spec), delete it in the Salad portal, or choose another name."
             )
 
     def _converge(
@@ -297,14 +295,20 @@ class ContainerGroupProvider(ResourceProvider):
         self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props
     ) -> None:
         """A group left different from the stack is an error, never a success."""
-        difference = diff_inputs(self._live_inputs(client, ref, group, inputs), inputs)
-        fields = sorted(set(difference.changed) | set(difference.replaces))
+        fields = self._differences(client, ref, group, inputs)
         if fields:
             raise ContainerGroupError(
                 f"{ref.name}: Salad accepted the update but the group differs from this stack in: "
                 f"{', '.join(fields)}. Check the group in the Salad portal, then run `pulumi refresh` and "
                 "`pulumi up` again."
             )
+
+    def _differences(
+        self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props
+    ) -> list[str]:
+        """The input keys in which the live `group` differs from `inputs`."""
+        difference = diff_inputs(self._live_inputs(client, ref, group, inputs), inputs)
+        return sorted(set(difference.changed) | set(difference.replaces))
 
     def _live_inputs(self, client: SaladClient, ref: GroupRef, group: dict[str, Any], inputs: Props) -> Props:
         names = gpu_names_by_id(self._gpu_catalog(client, ref.organization))
