@@ -47,6 +47,7 @@ from components.container_group.waiting import (
     StayedStopped,
     Target,
     WaitFailed,
+    is_pending,
     wait_until_editable,
     wait_until_gone,
     wait_until_serving,
@@ -258,7 +259,8 @@ class ContainerGroupProvider(ResourceProvider):
         except SaladApiError as error:
             if error.is_not_found:
                 raise _deleted_outside(ref) from None
-            if error.status != 400 or not _is_pending(_get_or_none(client, ref)):
+            now = _get_or_none(client, ref)
+            if error.status != 400 or now is None or not is_pending(now):
                 raise
             # Refused because image preparation began meanwhile: once editable, try once more.
             self._editable(client, ref, inputs)
@@ -426,10 +428,6 @@ def _get_or_none(client: SaladClient, ref: GroupRef) -> dict[str, Any] | None:
         if error.is_not_found:
             return None
         raise
-
-
-def _is_pending(group: dict[str, Any] | None) -> bool:
-    return bool(group) and (group or {}).get("current_state", {}).get("status") == "pending"
 
 
 def _say(line: str) -> None:

@@ -146,7 +146,7 @@ def wait_until_editable(
                 raise
             _poll_failed(ref, error, say)
             continue
-        if _status(group) != "pending":
+        if not is_pending(group):
             return group
         if not said:
             say(f"{ref.name}: Salad is preparing the image (pending); waiting before editing the group")
@@ -247,6 +247,11 @@ _PHASES = {
     "stopped": "stopped, starting",
     "succeeded": "finished (succeeded)",
 }
+
+
+def is_pending(group: dict[str, Any]) -> bool:
+    """Salad is preparing the group's image; it accepts no edit meanwhile."""
+    return _status(group) == "pending"
 
 
 def _status(group: dict[str, Any]) -> str:
