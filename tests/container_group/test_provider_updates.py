@@ -262,8 +262,10 @@ def test_cpu_change_with_kept_old_version_instances_returns_on_the_ready_count(
 
 def test_image_change_waits_for_the_newer_version_the_patch_answer_does_not_show(
     salad_emulator_factory: EmulatorFactory,
+    semantics: str,
 ) -> None:
     emulator = salad_emulator_factory(Timings(image_prepare=0.4))
+    emulator.env_semantics(semantics)
     emulator.version_after_preparation()
     provider = configure(ScaledTimeProvider(), emulator)
     _, olds = create(provider, replicas=2.0, min_ready_replicas=2.0)
@@ -275,9 +277,10 @@ def test_image_change_waits_for_the_newer_version_the_patch_answer_does_not_show
 
 
 def test_no_patch_while_the_image_is_being_prepared(
-    salad_emulator_factory: EmulatorFactory, capsys: pytest.CaptureFixture[str]
+    salad_emulator_factory: EmulatorFactory, semantics: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     emulator = salad_emulator_factory(Timings(image_prepare=0.5))
+    emulator.env_semantics(semantics)
     emulator.reject_edits_while_pending()
     provider = configure(ScaledTimeProvider(), emulator)
     _, olds = create(provider)
@@ -289,9 +292,10 @@ def test_no_patch_while_the_image_is_being_prepared(
 
 
 def test_patch_refused_because_preparation_began_meanwhile_is_sent_again_once_editable(
-    salad_emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+    salad_emulator_factory: EmulatorFactory, semantics: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator = salad_emulator_factory(Timings(image_prepare=0.5))
+    emulator.env_semantics(semantics)
     emulator.reject_edits_while_pending()
     provider = configure(ScaledTimeProvider(), emulator)
     _, olds = create(provider)
@@ -316,8 +320,10 @@ def test_patch_refused_because_preparation_began_meanwhile_is_sent_again_once_ed
 
 def test_stopped_group_refusing_start_is_polled_until_it_runs(
     salad_emulator_factory: EmulatorFactory,
+    semantics: str,
 ) -> None:
     emulator = salad_emulator_factory(Timings())
+    emulator.env_semantics(semantics)
     emulator.brief_stop_with_autostart(0.4)
     provider = configure(ScaledTimeProvider(), emulator)
     _, outs = create(provider, replicas=1.0)
@@ -328,8 +334,10 @@ def test_stopped_group_refusing_start_is_polled_until_it_runs(
 
 def test_group_that_stays_stopped_fails_with_a_message_and_is_kept(
     salad_emulator_factory: EmulatorFactory,
+    semantics: str,
 ) -> None:
     emulator = salad_emulator_factory(Timings())
+    emulator.env_semantics(semantics)
     emulator.brief_stop_with_autostart(3600)
     provider = configure(ScaledTimeProvider(), emulator)
     with pytest.raises(ContainerGroupError, match="stayed stopped") as caught:
@@ -341,8 +349,10 @@ def test_group_that_stays_stopped_fails_with_a_message_and_is_kept(
 
 def test_instance_going_backwards_is_not_counted_until_ready_again(
     salad_emulator_factory: EmulatorFactory,
+    semantics: str,
 ) -> None:
     emulator = salad_emulator_factory(Timings())
+    emulator.env_semantics(semantics)
     emulator.setback("sha256:1111")
     provider = configure(ScaledTimeProvider(), emulator)
     _, outs = create(provider, replicas=2.0, min_ready_replicas=2.0)
