@@ -224,11 +224,9 @@ class FakeWebui:
             "version": VERSION,
             "infotexts": infotexts,
         }
-        images = (
-            []
-            if _env_flag("FAKE_WEBUI_NO_IMAGES")
-            else [base64.b64encode(make_png(width, height, s)).decode("ascii") for s in seeds]
-        )
+        images = [] if _env_flag("FAKE_WEBUI_NO_IMAGES") else [
+            base64.b64encode(make_png(width, height, s)).decode("ascii") for s in seeds
+        ]
         return {"images": images, "parameters": parameters, "info": json.dumps(info)}
 
 

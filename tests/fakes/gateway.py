@@ -69,15 +69,8 @@ class _Upstream:
 
 
 class FakeGateway:
-    def __init__(
-        self,
-        upstream: str,
-        *,
-        auth: bool = False,
-        api_key: str | None = None,
-        cutoff_seconds: float = 100.0,
-        echo_headers: bool = False,
-    ) -> None:
+    def __init__(self, upstream: str, *, auth: bool = False, api_key: str | None = None,
+                 cutoff_seconds: float = 100.0, echo_headers: bool = False) -> None:
         self.upstream = upstream.rstrip("/")
         self.auth = auth
         self.api_key = api_key

@@ -85,14 +85,8 @@ def test_probe_and_model_routes(running: list[WebuiServer], models: Path) -> Non
     listed = requests.get(f"{url}/sdapi/v1/sd-models", timeout=5).json()
     titles = [m["title"] for m in listed]
     assert titles == ["dreamshaper_8.safetensors", "other.ckpt", "sub/nested.safetensors"]
-    assert listed[0] == {
-        "title": "dreamshaper_8.safetensors",
-        "model_name": "dreamshaper_8",
-        "hash": None,
-        "sha256": None,
-        "filename": checkpoint,
-        "config": None,
-    }
+    assert listed[0] == {"title": "dreamshaper_8.safetensors", "model_name": "dreamshaper_8", "hash": None,
+                         "sha256": None, "filename": checkpoint, "config": None}
     options = requests.get(f"{url}/sdapi/v1/options", timeout=5).json()
     assert options["sd_model_checkpoint"] == "dreamshaper_8.safetensors"
     assert requests.get(f"{url}/nope", timeout=5).status_code == 404
@@ -201,43 +195,22 @@ def test_txt2img_waits_for_the_model_load_while_ping_answers(
 
 def test_script_imports_only_the_standard_library() -> None:
     tree = ast.parse(SCRIPT.read_text())
-    imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
     assert imported - {"__future__"} <= set(sys.stdlib_module_names)
 
 
 def test_runs_as_webui_py_in_isolated_mode_with_any_flags(models: Path, tmp_path: Path) -> None:
     port = free_port()
-    argv = [
-        "--listen",
-        "--port",
-        str(port),
-        "--api",
-        "--xformers",
-        "--no-hashing",
-        "--ckpt",
-        str(models / "dreamshaper_8.safetensors"),
-    ]
+    argv = ["--listen", "--port", str(port), "--api", "--xformers", "--no-hashing",
+            "--ckpt", str(models / "dreamshaper_8.safetensors")]
     copy = tmp_path / "webui.py"
     copy.write_text(SCRIPT.read_text())
     env = {"PATH": os.environ.get("PATH", ""), "FAKE_WEBUI_QUIET": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-u", str(copy), *argv],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = subprocess.Popen([sys.executable, "-I", "-u", str(copy), *argv], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
 
