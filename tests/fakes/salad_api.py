@@ -224,6 +224,32 @@ class SaladEmulator:
         """PATCH of a group whose image is being prepared answers 400 (Salad disables Edit meanwhile)."""
         self.app.reject_edits_while_pending = enabled
 
+    def env_semantics(self, mode: str) -> None:
+        """How a PATCH's environment map is applied: "merge" (RFC 7386, per key) or "replace" (whole map)."""
+        if mode not in ("merge", "replace"):
+            raise ValueError(mode)
+        self.world.env_semantics = mode
+
+    def env_null_deletes(self, enabled: bool = True) -> None:
+        """Accept RFC 7386's `{"NAME": null}` in environment_variables (outside the spec: 400 otherwise)."""
+        self.app.env_null_deletes = enabled
+
+    def hardware_edits_bump_version(self, enabled: bool = True) -> None:
+        """A resources edit bumps the version; the kept instances stay on the old one."""
+        self.world.hardware_edits_bump_version = enabled
+
+    def version_after_preparation(self, enabled: bool = True) -> None:
+        """An image change shows its new version only once the image is prepared (not in the PATCH answer)."""
+        self.world.version_after_preparation = enabled
+
+    def brief_stop_with_autostart(self, seconds: float) -> None:
+        """With autostart on, the group shows `stopped` for `seconds` after preparing; /start answers 400."""
+        self.world.brief_stop_seconds = seconds
+
+    def setback(self, image_substring: str) -> None:
+        """The first instance of such an image goes backwards once it runs (interruption, reallocations)."""
+        self.world.setback(image_substring)
+
     def edit_out_of_band(self, org: str, project: str, name: str, patch: dict[str, Json]) -> None:
         """Apply a merge-patch directly (no validation), with the same versioning rules as PATCH."""
         now = self.world.now()

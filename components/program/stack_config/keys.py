@@ -50,7 +50,9 @@ PROBE_TIMINGS: Mapping[str, str] = {
     "successThreshold": "success_threshold",
     "failureThreshold": "failure_threshold",
 }
-PROBE_KEYS = ("path", "port", *PROBE_TIMINGS)
+# `type` picks Salad's probe kind (http by default): `path` for http, `command` for exec, `service` for grpc.
+PROBE_TYPES = ("http", "tcp", "exec", "grpc")
+PROBE_KEYS = ("type", "path", "port", "command", "service", *PROBE_TIMINGS)
 
 REQUIRED_HINTS: Mapping[str, str] = {
     ORGANIZATION: " (pulumi config set salad:organization <org>)",
@@ -68,6 +70,10 @@ def _probe_paths() -> dict[str, str]:
         paths[prop] = _deployment(config_key)
         paths[f"{prop}.http.path"] = _deployment(f"{config_key}.path")
         paths[f"{prop}.http.port"] = _deployment(f"{config_key}.port")
+        paths[f"{prop}.tcp.port"] = _deployment(f"{config_key}.port")
+        paths[f"{prop}.grpc.port"] = _deployment(f"{config_key}.port")
+        paths[f"{prop}.grpc.service"] = _deployment(f"{config_key}.service")
+        paths[f"{prop}.exec.command"] = _deployment(f"{config_key}.command")
         paths.update({f"{prop}.{t}": _deployment(f"{config_key}.{c}") for c, t in PROBE_TIMINGS.items()})
     return paths
 
