@@ -29,6 +29,7 @@ Json = Any
 API_KEY_HEADER = "salad-api-key"
 MERGE_PATCH = "application/merge-patch+json"
 REPLICAS_QUOTA = 500
+_ID_PARAMS = frozenset({"iid", "job_id"})  # uuids, not Salad names
 
 
 @dataclass
@@ -93,6 +94,7 @@ class SaladApp:
         self.world = world
         self.api_key = api_key
         self.reject_edits_while_pending = False
+        self.routes: list[tuple[str, dict[str, Handler]]] = list(_ROUTES)
 
     def auth_problem(self, headers: dict[str, str]) -> Response | None:
         """401 unless the (lower-cased) headers carry the right Salad-Api-Key."""
@@ -104,12 +106,12 @@ class SaladApp:
         denied = self.auth_problem(req.headers)
         if denied is not None:
             return denied
-        for pattern, methods in _ROUTES:
+        for pattern, methods in self.routes:
             m = re.fullmatch(pattern, req.path)
             if m is None:
                 continue
             params = m.groupdict()
-            bad = [k for k, v in params.items() if k != "iid" and not re.fullmatch(NAME_PATTERN, v)]
+            bad = [k for k, v in params.items() if k not in _ID_PARAMS and not re.fullmatch(NAME_PATTERN, v)]
             if bad:
                 return problem(404, f"{bad[0]} {params[bad[0]]!r} not found")
             fn = methods.get(req.method)
