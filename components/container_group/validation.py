@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pulumi.output import Unknown
@@ -42,9 +43,14 @@ def check_inputs(news: dict[str, Any]) -> tuple[dict[str, Any], list[Failure]]:
 
     Keys that are not input properties (`__provider`, anything unknown) pass through untouched.
     """
+    return check_against(INPUTS, news)
+
+
+def check_against(table: Mapping[str, Field], news: dict[str, Any]) -> tuple[dict[str, Any], list[Failure]]:
+    """`check_inputs` for another resource's properties table (the Queue resource reuses the engine)."""
     checked = dict(news)
     failures: list[Failure] = []
-    for key, field in INPUTS.items():
+    for key, field in table.items():
         value, found = _check_field(field, news.get(key), key)
         failures.extend(found)
         if value is not None or key in news:
