@@ -28,8 +28,15 @@ from components.container_group.gpu_classes import (
     resolve_gpu_classes,
 )
 from components.container_group.outputs import inputs_from_group, outputs_from_group
-from components.container_group.readiness import count_ready, required_ready
-from components.container_group.request_body import create_body, patch_body
+from components.container_group.queue_mode import (
+    queue_name,
+    ready_target,
+    replica_range,
+    wait_until_deployed,
+    waits_for_deploy_only,
+)
+from components.container_group.readiness import count_ready
+from components.container_group.request_body import create_body, is_versioned_change, patch_body
 from components.container_group.settings import (
     FIRST_POLL_SECONDS,
     ProviderSettings,
@@ -48,7 +55,8 @@ from components.container_group.waiting import (
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 from components.salad.rate_budget import shared_budget
-from components.txt2img.smoke_test import SmokeTestFailed, smoke_test
+from components.txt2img.queue_client import PollPolicy, QueueTarget
+from components.txt2img.smoke_test import SmokeTestFailed, queue_smoke_test, smoke_test
 
 PROVIDER_KEY = "__provider"
 DELETE_TIMEOUT_SECONDS = 600.0
@@ -133,7 +141,8 @@ class ContainerGroupProvider(ResourceProvider):
                         "Run `pulumi refresh` to drop it from the state, then `pulumi up` to create it again."
                     ) from None
                 raise
-            if updated.get("version") != olds.get("version"):
+            # An autoscaler, replicas or hardware edit restarts nothing: no version to wait for.
+            if updated.get("version") != olds.get("version") and is_versioned_change(patch):
                 version = int(updated["version"])
         serving = self._wait_serving(client, ref, inputs, version=version)
         outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
@@ -229,10 +238,18 @@ class ContainerGroupProvider(ResourceProvider):
     def _wait_serving(
         self, client: SaladClient, ref: GroupRef, inputs: Props, *, version: int | None
     ) -> Serving:
+        if waits_for_deploy_only(inputs):
+            return wait_until_deployed(
+                client,
+                ref,
+                timeout_seconds=float(inputs["ready_timeout_minutes"]) * 60,
+                pacing=self._pacing(),
+                say=_say,
+            )
         return wait_until_serving(
             client,
             ref,
-            want=required_ready(inputs),
+            want=ready_target(inputs),
             version=version,
             timeout_seconds=float(inputs["ready_timeout_minutes"]) * 60,
             pacing=self._pacing(),
@@ -244,13 +261,22 @@ class ContainerGroupProvider(ResourceProvider):
     ) -> Props:
         outputs = outputs_from_group(inputs, group, gpu_ids, ready)
         catalog = self._gpu_catalog(client, str(inputs["organization"])) if gpu_ids else []
-        outputs["estimated_cost_per_hour"] = estimated_cost_per_hour(
-            catalog, gpu_ids, inputs.get("priority"), int(inputs["replicas"])
-        )
+        scaled = replica_range(inputs)
+        if scaled is None:
+            outputs["estimated_cost_per_hour"] = estimated_cost_per_hour(
+                catalog, gpu_ids, inputs.get("priority"), int(inputs["replicas"])
+            )
+        else:  # queue mode: from min to max replicas
+            low, high = (estimated_cost_per_hour(catalog, gpu_ids, inputs.get("priority"), n) for n in scaled)
+            outputs["estimated_cost_per_hour"] = None if high is None else {"min": low, "max": high}
         return outputs
 
     def _smoke_test(self, inputs: Props, outputs: Props) -> None:
         if not inputs.get("smoke_test"):
+            return
+        queue = queue_name(inputs)
+        if queue is not None:
+            self._queue_smoke_test(inputs, queue)
             return
         if not outputs.get("url"):
             raise ContainerGroupError(
@@ -262,6 +288,31 @@ class ContainerGroupProvider(ResourceProvider):
             smoke_test(self._smoke_url(str(outputs["url"])), api_key, timeout_seconds=SMOKE_SECONDS, say=_say)
         except SmokeTestFailed as failure:
             raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
+
+    def _queue_smoke_test(self, inputs: Props, queue: str) -> None:
+        scaled = replica_range(inputs)
+        target = QueueTarget(str(inputs["organization"]), str(inputs["project"]), queue)
+        try:
+            queue_smoke_test(
+                self._client(),
+                target,
+                cold_start=scaled is not None and scaled[0] == 0,
+                timeout_seconds=float(inputs["ready_timeout_minutes"]) * 60,
+                say=_say,
+                policy=self._job_polling(),
+            )
+        except SmokeTestFailed as failure:
+            raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
+
+    def _job_polling(self) -> PollPolicy:
+        """How the queue smoke test polls its job: from the first poll interval up to pollSeconds."""
+        pacing = self._pacing()
+        return PollPolicy(
+            first_interval=pacing.first_poll_seconds,
+            max_interval=max(pacing.poll_seconds, pacing.first_poll_seconds),
+            clock=pacing.clock,
+            sleep=pacing.sleep,
+        )
 
     def _smoke_url(self, url: str) -> str:
         """Where the smoke test sends its request: the gateway URL (tests point it at a local stand-in)."""
