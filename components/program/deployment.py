@@ -11,6 +11,7 @@ import pulumi
 from components.container_group.resource import ContainerGroup, ContainerGroupArgs
 from components.container_group.settings import API_KEY_ENV
 from components.model_image.resource import ModelImage, ModelImageArgs
+from components.queue.resource import Queue, QueueArgs
 from components.salad.client import API_KEY_HEADER
 from components.txt2img.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
 
@@ -28,6 +29,8 @@ class A1111DeploymentArgs:
     """ContainerGroup inputs (snake_case, as checked by the provider) without `image`."""
     protect: bool = False
     """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
+    queue: QueueArgs | None = None
+    """Queue mode: the job queue, created before the group (whose `queue_connection` names it)."""
 
 
 class A1111Deployment(pulumi.ComponentResource):
@@ -38,19 +41,32 @@ class A1111Deployment(pulumi.ComponentResource):
     container_group_id: pulumi.Output[str]
     image_ref: pulumi.Output[str]
     ready_replicas: pulumi.Output[int]
-    estimated_cost_per_hour: pulumi.Output[float | None]
+    estimated_cost_per_hour: pulumi.Output[float | dict[str, float | None] | None]
     example_request: pulumi.Output[str]
+    queue_name: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: A1111DeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
         image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
-        group_args = ContainerGroupArgs(**{**args.container_group, "image": image.ref})
+        group_inputs: dict[str, Any] = {**args.container_group, "image": image.ref}
+        depends_on: list[pulumi.Resource] = []
+        self.queue_name = pulumi.Output.from_input(None)
+        if args.queue is not None:
+            queue = Queue(
+                f"{name}-queue", args.queue, pulumi.ResourceOptions(parent=self, protect=args.protect)
+            )
+            depends_on.append(queue)
+            self.queue_name = queue.name
+            connection = dict(group_inputs["queue_connection"])
+            group_inputs["queue_connection"] = queue.name.apply(
+                lambda queue_name: {**connection, "queue_name": queue_name}
+            )
         group = ContainerGroup(
             f"{name}-group",
-            group_args,
-            pulumi.ResourceOptions(parent=self, protect=args.protect),
+            ContainerGroupArgs(**group_inputs),
+            pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=depends_on),
         )
         auth = bool((args.container_group.get("gateway") or {}).get("auth"))
         self.url = group.url
@@ -69,6 +85,7 @@ class A1111Deployment(pulumi.ComponentResource):
                 "ready_replicas": self.ready_replicas,
                 "estimated_cost_per_hour": self.estimated_cost_per_hour,
                 "example_request": self.example_request,
+                "queue_name": self.queue_name,
             }
         )
 

@@ -7,6 +7,7 @@ import pulumi
 from components.model_image.resource import DEFAULT_BASE_IMAGE, ModelImageArgs, RegistryCredentials
 from components.program.deployment import A1111DeploymentArgs
 from components.program.stack_config import StackConfig, load_stack_config
+from components.queue.resource import QueueArgs
 
 SALAD_KEYS = ("organization", "project")
 
@@ -42,4 +43,7 @@ def deployment_args(config: StackConfig) -> A1111DeploymentArgs:
         ),
         container_group=group_inputs,
         protect=config.protect,
+        queue=None
+        if config.queue is None
+        else QueueArgs(name=config.queue.name, description=config.queue.description),
     )
