@@ -14,7 +14,8 @@ Rules (shared by the batch CLI and the post-deploy smoke test in queue mode):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,9 +73,13 @@ class JobFailed(Txt2ImgError):
     """A job ended without a valid image; the message carries Salad's events for it."""
 
 
-def submit_job(client: SaladClient, target: QueueTarget, request: Txt2ImgRequest, number: int) -> str:
+def submit_job(
+    client: SaladClient, target: QueueTarget, request: Txt2ImgRequest, number: int, webhook: str | None = None
+) -> str:
     """POST one job (never repeated after it was sent) and return its id."""
-    body = {"input": request.body(), "metadata": {"salad_sd_job": number}}
+    body: dict[str, Any] = {"input": request.body(), "metadata": {"salad_sd_job": number}}
+    if webhook:
+        body["webhook"] = webhook
     job = client.create_job(target.organization, target.project, target.queue, body)
     return str(job["id"])
 
@@ -146,22 +151,6 @@ def report_from_job(number: int, job: dict[str, Any]) -> JobReport:
     return report
 
 
-def run_job(
-    client: SaladClient, target: QueueTarget, request: Txt2ImgRequest, number: int, policy: PollPolicy
-) -> JobReport:
-    """Submit one job and wait for it; every failure ends up in the report (nothing is resubmitted)."""
-    try:
-        job_id = submit_job(client, target, request, number)
-    except SaladApiError as error:
-        sent = "may exist (not resubmitted)" if error.status is None or error.status >= 500 else "was refused"
-        return JobReport(number=number, status="not submitted", error=f"job {number} {sent}: {error}")
-    try:
-        job = wait_for_job(client, target, job_id, policy)
-    except Txt2ImgError as error:
-        return JobReport(number=number, job_id=job_id, status="unknown", error=str(error))
-    return report_from_job(number, job)
-
-
 def format_events(events: list[dict[str, Any]]) -> str:
     return ", ".join(f"{event.get('action')} {event.get('time')}" for event in events) or "none"
 
@@ -181,3 +170,103 @@ def _iso(text: Any) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    total: int
+    succeeded: int
+    failed: int
+    running: int
+    pending: int
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+
+def run_batch(
+    client: SaladClient,
+    target: QueueTarget,
+    requests: Sequence[Txt2ImgRequest],
+    *,
+    concurrency: int,
+    policy: PollPolicy,
+    on_report: Callable[[JobReport], None],
+    on_progress: Callable[[BatchProgress], None],
+    webhook: str | None = None,
+) -> list[JobReport]:
+    """Submit every request once (at most `concurrency` API calls at a time), then poll them all.
+
+    Polls go round the unfinished jobs (again `concurrency` at a time), with the policy's backoff
+    restarting whenever a job changed state. Each finished job is reported through `on_report` as soon
+    as it is known; jobs still unfinished at the deadline are reported as `unknown` (they stay queued).
+    """
+    reports: dict[int, JobReport] = {}
+    statuses: dict[int, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+
+        def submit(number: int) -> tuple[int, str | None, str | None]:
+            try:
+                return number, submit_job(client, target, requests[number - 1], number, webhook), None
+            except SaladApiError as error:
+                return number, None, str(error)
+
+        waiting: dict[int, str] = {}
+        for number, job_id, problem in pool.map(submit, range(1, len(requests) + 1)):
+            if job_id is None:
+                reports[number] = JobReport(number=number, error=f"job {number} not submitted: {problem}")
+                on_report(reports[number])
+            else:
+                waiting[number] = job_id
+                statuses[number] = "pending"
+        on_progress(_progress(len(requests), reports, statuses, waiting))
+
+        def poll(item: tuple[int, str]) -> tuple[int, dict[str, Any] | None]:
+            number, job_id = item
+            try:
+                return number, client.get_job(target.organization, target.project, target.queue, job_id)
+            except SaladApiError:
+                return number, None  # asked again next round (the client already retried transient ones)
+
+        deadline = policy.clock() + policy.timeout_seconds
+        interval = policy.first_interval
+        while waiting and policy.clock() < deadline:
+            policy.sleep(max(0.0, min(interval, deadline - policy.clock())))
+            changed = False
+            for number, job in pool.map(poll, list(waiting.items())):
+                if job is None:
+                    continue
+                status = str(job.get("status"))
+                changed = changed or statuses.get(number) != status
+                statuses[number] = status
+                if status in FINISHED:
+                    del waiting[number]
+                    reports[number] = report_from_job(number, job)
+                    on_report(reports[number])
+            on_progress(_progress(len(requests), reports, statuses, waiting))
+            interval = (
+                policy.first_interval if changed else min(interval * policy.growth, policy.max_interval)
+            )
+    for number, job_id in waiting.items():
+        reports[number] = JobReport(
+            number=number,
+            job_id=job_id,
+            status="unknown",
+            error=f"job {job_id} still {statuses.get(number)} after {policy.timeout_seconds:.0f} s; it stays "
+            "in the queue (not submitted again)",
+        )
+        on_report(reports[number])
+    return [reports[number] for number in sorted(reports)]
+
+
+def _progress(
+    total: int, reports: dict[int, JobReport], statuses: dict[int, str], waiting: dict[int, str]
+) -> BatchProgress:
+    return BatchProgress(
+        total=total,
+        succeeded=sum(1 for report in reports.values() if report.ok),
+        failed=sum(1 for report in reports.values() if not report.ok),
+        running=sum(1 for number in waiting if statuses.get(number) == "running"),
+        pending=sum(1 for number in waiting if statuses.get(number) != "running"),
+    )
