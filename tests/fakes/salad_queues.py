@@ -19,8 +19,9 @@ Decisions (where Salad's docs are silent the behaviour is a knob, tested both wa
   loses the attempt silently; the job goes back to the queue and runs again on another instance.
 * Autoscaler, for groups with `queue_autoscaler` and a queue: every `polling_period` (default 15 s) it
   sets replicas to ceil(queue length / desired_queue_length) clamped to [min_replicas, max_replicas],
-  moving at most max_upscale_per_minute / max_downscale_per_minute per minute. Queue length = pending +
-  running jobs. Its seconds are compressed: one autoscaler second lasts `autoscaler_second` real seconds.
+  moving at most max_upscale_per_minute / max_downscale_per_minute per minute, removing idle instances
+  first. Queue length = pending + running jobs. Its seconds are compressed: one autoscaler second
+  lasts `autoscaler_second` real seconds.
 """
 
 from __future__ import annotations
@@ -444,6 +445,10 @@ class QueueService:
             if step:
                 state.changes.append((now, step))
                 g.doc["replicas"] = current + step
+                if step < 0:  # idle instances go first, then the least advanced (the world's own rule)
+                    idle = [i for i in g.active() if i.id not in self._busy]
+                    busy = sorted((i for i in g.active() if i.id in self._busy), key=lambda i: -i.start)
+                    self.world._retire(g, (sorted(idle, key=lambda i: -i.start) + busy)[:-step], now)
                 self.world._reconcile(g, now)
 
     # --- rendering ------------------------------------------------------------------------------------------
