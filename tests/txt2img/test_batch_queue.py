@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from tests.fakes.salad_api import SaladEmulator
 from tests.fakes.salad_testkit import valid_body
 from tests.fakes.waiting import wait_until
 from tests.txt2img.conftest import WebuiFactory
+from tests.txt2img.test_cli import fake_pulumi
 
 ORG, PROJECT, QUEUE, GROUP = "acme", "sd-batch", "sd-batch-jobs", "sd-batch"
 FAST = [
@@ -147,3 +150,23 @@ def _job_id(line: str) -> str | None:
     if not line.startswith("job ") or "(" not in line:
         return None
     return line.split("(", 1)[1].split(")", 1)[0]
+
+
+def test_a_stack_with_a_queue_and_no_gateway_selects_queue_mode(
+    queue_stack: SaladEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = fake_pulumi(bin_dir, {"queue": QUEUE, "url": None, "containerGroup": GROUP}, None)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code = main(["--stack", "batch", "--count", "2", "--out", str(tmp_path / "out"), *FAST])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["job-001.png", "job-002.png"]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls[0][:3] == ["stack", "output", "--json"] and "batch" in calls[0]
+    assert ["config", "get", "salad:organization"] in [
+        call[:3] for call in calls
+    ]  # the stack first, then env
