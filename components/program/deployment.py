@@ -59,10 +59,7 @@ class A1111Deployment(pulumi.ComponentResource):
             )
             depends_on.append(queue)
             self.queue_name = queue.name
-            connection = dict(group_inputs["queue_connection"])
-            group_inputs["queue_connection"] = queue.name.apply(
-                lambda queue_name: {**connection, "queue_name": queue_name}
-            )
+            # The name is plain config (known in previews); depends_on orders the queue first.
         group = ContainerGroup(
             f"{name}-group",
             ContainerGroupArgs(**group_inputs),

@@ -75,6 +75,9 @@ class QueueProvider(ResourceProvider):
         return DiffResult(
             changes=bool(result.changed),
             replaces=result.replaces,
+            # The identity stays known in a preview of a description change, so nothing keyed on it
+            # (the group's queue_connection) looks replaced.
+            stables=[key for key in ("organization", "project", "name") if key not in result.changed],
             delete_before_replace=result.delete_before_replace,
         )
 

@@ -56,7 +56,8 @@ def test_lifecycle(
     assert created.outs is not None and created.outs["queue_id"] == created.id
 
     news = checked(provider, description="nightly batches", display_name="SD jobs")
-    assert provider.diff(created.id, created.outs, news).replaces == []
+    described = provider.diff(created.id, created.outs, news)
+    assert described.replaces == [] and set(described.stables or []) == {"organization", "project", "name"}
     updated = provider.update(created.id, created.outs, news)
     (patch,) = salad_emulator.requests_to("PATCH", f"/queues/{NAME}")
     assert patch.body == {"description": "nightly batches", "display_name": "SD jobs"}
