@@ -93,7 +93,7 @@ class SaladEmulator:
         self.world = World(timings or Timings(), speed)
         self.app = SaladApp(self.world, api_key)
         self.queues = QueueService(self.world)  # job queues, stand-in worker, autoscaler (salad_queues.py)
-        self.app.routes += self.queues.routes()
+        self.app.routes[:0] = self.queues.routes()  # first: it also checks the queue of a new group
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

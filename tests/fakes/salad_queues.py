@@ -10,6 +10,9 @@ Decisions (where Salad's docs are silent the behaviour is a knob, tested both wa
   keys; `webhook` 1-2048 characters). Status pending -> running -> succeeded | failed, or cancelled by
   DELETE. Events record `created`, each `started` (a retry adds another), and the final action. The list
   answers the first page (at most 100 jobs, oldest first); page/page_size are not modelled.
+* A group created with a `queue_connection` naming no queue of its project is refused (400) while
+  `reject_unknown_queue` is on (the default; Salad's portal only offers existing queues, its API's
+  answer is undocumented); off, it is created and simply never gets jobs.
 * Stand-in worker: every running, ready instance of a group connected to the queue takes one pending job
   at a time (oldest first, preferring jobs it has not tried), waits `job_seconds` (the GPU's time), then
   POSTs the job's input to the connected webui at `queue_connection.path` (`connect_webui(url)`: all
@@ -132,6 +135,7 @@ class QueueService:
         self.job_seconds = 0.0
         self.max_attempts = 3
         self.reject_delete_with_jobs = False
+        self.reject_unknown_queue = True
         self.autoscaler_second = 0.002
         self._busy: dict[str, str] = {}  # instance id -> job id
         self._scaling: dict[str, _Scaling] = {}  # group id -> autoscaler state
@@ -213,6 +217,7 @@ class QueueService:
             return lambda _app, params, req: method(params, req)
 
         return [
+            (_PROJ + "/containers", {"GET": SaladApp.list_groups, "POST": self._create_group}),
             (_PROJ + "/queues", {"GET": bind(self.list_queues), "POST": bind(self.create_queue)}),
             (
                 _QUEUE,
@@ -228,6 +233,17 @@ class QueueService:
                 {"GET": bind(self.get_job), "DELETE": bind(self.cancel_job)},
             ),
         ]
+
+    def _create_group(self, app: SaladApp, p: Params, req: Request) -> Response:
+        """The emulator's own create, after checking that a connected queue exists (when asked to)."""
+        body, bad = SaladApp._parse(req)
+        connection = body.get("queue_connection") if bad is None and isinstance(body, dict) else None
+        name = connection.get("queue_name") if isinstance(connection, dict) else None
+        if self.reject_unknown_queue and isinstance(name, str) and self._queue({**p, "queue": name}) is None:
+            return problem(
+                400, f"queue_connection.queue_name: queue {name!r} does not exist in project {p['project']!r}"
+            )
+        return app.create(p, req)
 
     # --- queue operations -----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,3 +162,39 @@ def test_deleting_a_queue_with_jobs(api: Queues, emu: SaladEmulator, refuse: boo
 def _finished(api: Queues, job_id: str) -> dict[str, Json] | None:
     job = api.job(job_id)
     return job if job["status"] in ("succeeded", "failed", "cancelled") else None
+
+
+@pytest.mark.parametrize("refuse", [True, False])
+def test_group_naming_a_missing_queue(api: Queues, emu: SaladEmulator, refuse: bool) -> None:
+    emu.queues.reject_unknown_queue = refuse
+    answer = api.create(queue_group())
+    assert answer.status_code == (400 if refuse else 201), answer.text
+    if refuse:
+        assert f"queue {QUEUE!r} does not exist" in answer.json()["detail"]
+    assert api.session.get(api.url(), timeout=5).status_code == 200  # the list route still answers
+
+
+def test_upscale_is_limited_per_minute(api: Queues, emu: SaladEmulator) -> None:
+    api.create_queue({"name": QUEUE})
+    body = queue_group(max_replicas=5)
+    body["queue_autoscaler"]["max_upscale_per_minute"] = 2
+    for n in range(5):
+        api.submit({"input": {**TXT2IMG, "seed": n}})  # no webui connected: the jobs stay queued
+    api.create(body)
+    samples: list[tuple[float, int, float]] = []  # (before the read, replicas, after the read)
+
+    def sample() -> bool:
+        before = time.monotonic()
+        group = emu.group(ORG, PROJECT, "sd-batch")
+        assert group is not None
+        samples.append((before, int(group["replicas"]), time.monotonic()))
+        return samples[-1][1] == 5
+
+    wait_until(sample, timeout=10, interval=0.002, message="scale-up to max")
+    minute = 60 * emu.queues.autoscaler_second
+    # Any two reads less than a minute apart saw at most one step of +2 between them.
+    for before, low, _ in samples:
+        for _, high, after in samples:
+            if before < after and after - before < minute:
+                assert high - low <= 2, (low, high, after - before)
+    assert {r for _, r, _ in samples} <= {0, 2, 4, 5}  # steps of 2 (the per-minute limit), then the max
