@@ -72,7 +72,8 @@ class A1111Deployment(pulumi.ComponentResource):
         self.image_ref = image.ref
         self.ready_replicas = group.ready_replicas
         self.estimated_cost_per_hour = group.estimated_cost_per_hour
-        self.example_request = group.url.apply(lambda url: example_request(url, auth=auth))
+        queued = args.queue is not None
+        self.example_request = group.url.apply(lambda url: example_request(url, auth=auth, queued=queued))
         self.register_outputs(
             {
                 "url": self.url,
@@ -87,9 +88,11 @@ class A1111Deployment(pulumi.ComponentResource):
         )
 
 
-def example_request(url: str | None, *, auth: bool) -> str:
+def example_request(url: str | None, *, auth: bool, queued: bool = False) -> str:
     """A ready-to-paste curl command for the deployment's txt2img endpoint."""
     if not url:
+        if queued:
+            return "no gateway: submit jobs with `python -m components.txt2img --stack <stack> --count N`"
         return "no gateway: the group has no public URL"
     key = f' -H "{API_KEY_HEADER}: ${API_KEY_ENV}"' if auth else ""
     body = json.dumps(EXAMPLE_REQUEST.body())

@@ -210,12 +210,14 @@ def run_batch(
             try:
                 return number, submit_job(client, target, requests[number - 1], number, webhook), None
             except SaladApiError as error:
-                return number, None, str(error)
+                refused = error.status is not None and error.status < 500 and error.status != 429
+                outcome = "refused" if refused else "answer lost; it may exist, so it is not sent again"
+                return number, None, f"{outcome}: {error}"
 
         waiting: dict[int, str] = {}
         for number, job_id, problem in pool.map(submit, range(1, len(requests) + 1)):
             if job_id is None:
-                reports[number] = JobReport(number=number, error=f"job {number} not submitted: {problem}")
+                reports[number] = JobReport(number=number, error=problem)
                 on_report(reports[number])
             else:
                 waiting[number] = job_id

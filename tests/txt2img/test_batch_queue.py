@@ -94,12 +94,13 @@ def test_twenty_jobs_with_one_instance_interrupted_mid_job(
     stdout, stderr = capsys.readouterr()
     (line,) = [line for line in stdout.splitlines() if f"({job_id})" in line]
     assert "succeeded, 1 retry" in line and "queued" in line and "running" in line and "total" in line
-    retried = sum(
-        1
-        for line in stdout.splitlines()
-        if (found := _job_id(line))
-        and len(queue_stack.queues.job_record(ORG, PROJECT, QUEUE, found).tried) > 1  # type: ignore[union-attr]
-    )
+    records = [
+        queue_stack.queues.job_record(ORG, PROJECT, QUEUE, found)
+        for found in map(_job_id, stdout.splitlines())
+        if found
+    ]
+    assert len(records) == 20 and all(record is not None for record in records)
+    retried = sum(1 for record in records if record is not None and len(record.tried) > 1)
     assert f"20 job(s): 20 succeeded, 0 failed, {retried} retried by Salad" in stdout and retried >= 1
     assert "[####################] 20/20 done (0 failed)" in stderr
     assert TEST_API_KEY not in stdout + stderr
@@ -127,7 +128,10 @@ def test_a_lost_submission_is_reported_not_resent(
     stdout = capsys.readouterr().out
     assert code == 1 and len(list(tmp_path.glob("job-*.png"))) == 2
     assert len(queue_stack.requests_to("POST", f"/queues/{QUEUE}/jobs")) == 3
-    assert "job 1 (no id): not submitted: job 1 not submitted: Salad API POST" in stdout
+    assert (
+        "job 1 (no id): not submitted: answer lost; it may exist, so it is not sent again: Salad API POST"
+        in stdout
+    )
 
 
 def test_missing_settings_are_named(
