@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set-up and deploy: prepares ./venv, fetches the stack's models into image/models/, then `pulumi up`.
+# Set-up and deploy: checks the stack's required settings, prepares ./venv, fetches the stack's models into
+# image/models/, then `pulumi up`. Every pulumi command runs in this directory, so it uses the backend of
+# Pulumi.yaml (`backend.url`, ./.pulumi-state) unless PULUMI_BACKEND_URL says otherwise.
 # Usage: scripts/deploy.sh STACK [extra `pulumi up` flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,11 +9,12 @@ cd "$(dirname "$0")/.."
 stack=${1:?usage: scripts/deploy.sh STACK [pulumi up flags]}
 shift
 command -v pulumi >/dev/null || { echo "deploy: the Pulumi CLI is required (https://www.pulumi.com/docs/install/)" >&2; exit 2; }
+python=${PYTHON:-python3}
 
-scripts/venv.sh requirements.txt
-
-export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
 mkdir -p .pulumi-state
 pulumi stack select --create "$stack"
+# Before anything is downloaded or built: a missing setting stops here with the command that sets it.
+"$python" -m components.program.preflight "$stack"
+scripts/venv.sh requirements.txt
 venv/bin/python -m components.model_image.fetch --stack "$stack"
 pulumi up --stack "$stack" "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import pulumi
 
 from components.container_group.resource import ContainerGroup, ContainerGroupArgs
 from components.container_group.settings import API_KEY_ENV
+from components.model_image.models import ModelError
 from components.model_image.resource import ModelImage, ModelImageArgs
 from components.queue.resource import Queue, QueueArgs
 from components.salad.client import API_KEY_HEADER
@@ -31,6 +33,10 @@ class A1111DeploymentArgs:
     """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
     queue: QueueArgs | None = None
     """Queue mode: the job queue, created before the group (whose `queue_connection` names it)."""
+    auth: bool = False
+    """Callers of the gateway send `Salad-Api-Key` (shapes the example request)."""
+    secret_outputs: Sequence[str] = ()
+    """Container-group properties that hold secrets: kept secret in its outputs and state too."""
 
 
 class A1111Deployment(pulumi.ComponentResource):
@@ -49,7 +55,10 @@ class A1111Deployment(pulumi.ComponentResource):
         self, name: str, args: A1111DeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
-        image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        try:
+            image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        except ModelError as error:  # a missing or corrupt model: the message names the file and fix
+            raise pulumi.RunError(str(error)) from None
         group_inputs: dict[str, Any] = {**args.container_group, "image": image.ref}
         depends_on: list[pulumi.Resource] = []
         self.queue_name = pulumi.Output.from_input(None)
@@ -63,9 +72,14 @@ class A1111Deployment(pulumi.ComponentResource):
         group = ContainerGroup(
             f"{name}-group",
             ContainerGroupArgs(**group_inputs),
-            pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=depends_on),
+            pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=depends_on,
+                additional_secret_outputs=list(args.secret_outputs),
+            ),
         )
-        auth = bool((args.container_group.get("gateway") or {}).get("auth"))
+        auth = args.auth
         self.url = group.url
         self.container_group_name = group.name  # type: ignore[attr-defined]
         self.container_group_id = group.id
