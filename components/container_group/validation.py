@@ -43,7 +43,23 @@ def check_inputs(news: dict[str, Any]) -> tuple[dict[str, Any], list[Failure]]:
 
     Keys that are not input properties (`__provider`, anything unknown) pass through untouched.
     """
-    return check_against(INPUTS, news)
+    checked, failures = check_against(INPUTS, news)
+    return checked, failures + _queue_failures(checked)
+
+
+def _queue_failures(checked: dict[str, Any]) -> list[Failure]:
+    """Rules across fields of queue mode: an autoscaler needs a queue, and its minimum its maximum."""
+    autoscaler = checked.get("queue_autoscaler")
+    if not isinstance(autoscaler, dict):
+        return []
+    if checked.get("queue_connection") is None:
+        reason = "queue_autoscaler needs queue_connection: the autoscaler scales the group with a queue"
+        return [Failure("queue_autoscaler", reason)]
+    low, high = autoscaler.get("min_replicas"), autoscaler.get("max_replicas")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        reason = f"queue_autoscaler.min_replicas must not exceed the maximum replicas ({low} > {high})"
+        return [Failure("queue_autoscaler.min_replicas", reason)]
+    return []
 
 
 def check_against(table: Mapping[str, Field], news: dict[str, Any]) -> tuple[dict[str, Any], list[Failure]]:

@@ -10,7 +10,14 @@ import requests
 
 from components.container_group.provider import ContainerGroupProvider
 from tests.conftest import TEST_API_KEY
-from tests.container_group.provider_fixtures import ORG, PROJECT, ScaledTimeProvider, checked, configure
+from tests.container_group.provider_fixtures import (
+    ORG,
+    PROJECT,
+    ScaledTimeProvider,
+    checked,
+    configure,
+    wire_inputs,
+)
 from tests.fakes.fake_webui import WebuiServer, serve
 from tests.fakes.salad_api import SaladEmulator
 
@@ -160,3 +167,20 @@ def test_failed_smoke_job_fails_the_create_with_salads_events(
             queue_inputs(provider, smoke_test=True, queue_autoscaler={**AUTOSCALER, "min_replicas": 1.0})
         )
     assert "deleted again" in str(caught.value)
+
+
+def test_check_rejects_an_autoscaler_without_a_queue_or_with_min_above_max(
+    provider: ContainerGroupProvider,
+) -> None:
+    alone = provider.check({}, wire_inputs(queue_autoscaler=dict(AUTOSCALER)))
+    assert [f.property for f in alone.failures] == ["queue_autoscaler"]
+    connection = {"queue_name": QUEUE, "port": 7859.0}
+    inverted = provider.check(
+        {}, wire_inputs(queue_connection=connection, queue_autoscaler={**AUTOSCALER, "min_replicas": 4.0})
+    )
+    assert [(f.property, f.reason) for f in inverted.failures] == [
+        (
+            "queue_autoscaler.min_replicas",
+            "queue_autoscaler.min_replicas must not exceed the maximum replicas (4 > 3)",
+        )
+    ]

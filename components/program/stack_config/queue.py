@@ -60,11 +60,8 @@ def build_queue(
     autoscaler = {prop: auto[key] for key, prop in AUTOSCALER_KEYS.items() if key in auto}
     autoscaler.setdefault("min_replicas", 0)
     autoscaler.setdefault("max_replicas", DEFAULT_MAX_REPLICAS)
-    low, high = autoscaler["min_replicas"], autoscaler["max_replicas"]
-    if _integer(low) and _integer(high) and low > high:
-        problems.add(f"{QUEUE}.autoscaler.minReplicas ({low}) must not exceed maxReplicas ({high})")
     inputs["queue_autoscaler"] = autoscaler
-    inputs["replicas"] = low  # what the group starts with; the autoscaler moves it
+    inputs["replicas"] = autoscaler["min_replicas"]  # what the group starts with; the autoscaler moves it
     inputs["queue_connection"] = {
         "queue_name": name,
         "port": _webui_port(inputs, problems),
@@ -90,7 +87,3 @@ def _webui_port(inputs: dict[str, Any], problems: Problems) -> Any:
             f"got {show(raw)}"
         )
         return DEFAULT_WEBUI_PORT
-
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

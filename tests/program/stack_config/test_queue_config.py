@@ -90,7 +90,7 @@ def test_no_queue_is_gateway_only_as_before() -> None:
         (
             {"autoscaler": {"minReplicas": 5, "maxReplicas": 2}},
             {},
-            "salad-sd:deployment.queue.autoscaler.minReplicas (5) must not exceed maxReplicas (2)",
+            "salad-sd:deployment.queue.autoscaler.minReplicas must not exceed the maximum replicas (5 > 2)",
         ),
         (
             {"autoscaler": {"maxReplica": 2}},
