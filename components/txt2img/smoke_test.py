@@ -102,9 +102,15 @@ def queue_smoke_test(
 
     try:
         job_id = submit_job(client, target, SMOKE_REQUEST, 1)
-        report = report_from_job(1, wait_for_job(client, target, job_id, wait, progress))
-    except (SaladApiError, Txt2ImgError) as error:
+    except SaladApiError as error:
         raise SmokeTestFailed(f"smoke test through queue {target.queue} failed: {error}") from error
+    try:
+        report = report_from_job(1, wait_for_job(client, target, job_id, wait, progress))
+    except Txt2ImgError as error:
+        # Left in the queue, the job would keep the autoscaler busy after the deploy failed.
+        raise SmokeTestFailed(
+            f"smoke test through queue {target.queue} failed: {error} {_cancel(client, target, job_id)}"
+        ) from error
     if report.result is None:
         raise SmokeTestFailed(f"smoke test through queue {target.queue} failed: {report.error}")
     image = report.result.image_info[0]
@@ -121,3 +127,11 @@ def queue_smoke_test(
         report.total_seconds or 0.0,
         report.attempts,
     )
+
+
+def _cancel(client: SaladClient, target: QueueTarget, job_id: str) -> str:
+    try:
+        client.delete_job(target.organization, target.project, target.queue, job_id)
+    except SaladApiError as error:
+        return f"Cancelling the smoke job also failed ({error})."
+    return "The smoke job was cancelled."

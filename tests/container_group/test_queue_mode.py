@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from components.container_group.provider import ContainerGroupProvider
+from components.container_group.provider import ContainerGroupError, ContainerGroupProvider
 from tests.conftest import TEST_API_KEY
 from tests.container_group.provider_fixtures import (
     ORG,
@@ -184,3 +184,17 @@ def test_check_rejects_an_autoscaler_without_a_queue_or_with_min_above_max(
             "queue_autoscaler.min_replicas must not exceed the maximum replicas (4 > 3)",
         )
     ]
+
+
+def test_smoke_job_that_never_runs_times_out_and_is_cancelled(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
+    # No webui connected: the stand-in worker never takes the job.
+    with pytest.raises(
+        ContainerGroupError, match=r"still pending after 60 s.*The smoke job was cancelled"
+    ) as caught:
+        provider.create(queue_inputs(provider, smoke_test=True, ready_timeout_minutes=1.0))
+    assert "deleted again" in str(caught.value)
+    (job,) = salad_emulator.requests_to("POST", f"/queues/{QUEUE}/jobs")
+    cancelled = [r for r in salad_emulator.request_log() if r.method == "DELETE" and "/jobs/" in r.path]
+    assert len(cancelled) == 1 and job.status == 201
