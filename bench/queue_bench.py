@@ -8,7 +8,8 @@ single job on idle instances (median of `--single` sequential jobs, minus the we
 paths send the same txt2img body to one fake webui whose generation takes `--gpu-seconds`; the gateway
 path runs `--instances` requests at a time (one per instance); the queue path submits every job at
 once to a group of that many instances (the stand-in worker takes one job per instance) and polls
-each job with the given backoff (production default: 2 s growing to 15 s). Asserts nothing.
+each job with the given backoff (production default: 2 s growing to 15 s) through the batch client's
+loop (`run_batch`). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ import requests
 from components.salad.client import SaladClient
 from components.salad.rate_budget import RateBudget
 from components.txt2img.gateway_client import AuthMode, Txt2ImgRequest, WaitPolicy, txt2img
-from components.txt2img.queue_client import PollPolicy, QueueTarget, report_from_job, submit_job, wait_for_job
+from components.txt2img.queue_client import (
+    PollPolicy,
+    QueueTarget,
+    report_from_job,
+    run_batch,
+    submit_job,
+    wait_for_job,
+)
 from tests.fakes.fake_webui import serve
 from tests.fakes.gateway import FakeGateway
 from tests.fakes.salad_api import SaladEmulator
@@ -128,8 +136,20 @@ def main() -> None:
 
         _, singles = timed(args.single, 1, one_job)
         emulator.clear_log()
-        # All jobs are submitted at once (the batch client does the same); each thread waits for its own.
-        wall, _ = timed(args.jobs, args.jobs, one_job)
+        # The batch client's own loop: every job submitted at once, all polled round by round.
+        started = time.monotonic()
+        reports = run_batch(
+            client,
+            target,
+            [REQUEST] * args.jobs,
+            concurrency=8,
+            policy=poll,
+            on_report=lambda _report: None,
+            on_progress=lambda _progress: None,
+        )
+        wall = time.monotonic() - started
+        if not all(r.ok for r in reports):
+            raise RuntimeError("a batch job failed")
         report("queue", args.jobs, wall, singles, gpu)
         polls = [r for r in emulator.request_log() if r.method == "GET" and "/jobs/" in r.path]
         submitted = len(emulator.requests_to("POST", "/jobs"))
