@@ -88,12 +88,19 @@ def test_twenty_jobs_with_one_instance_interrupted_mid_job(
     )
     assert len(queue_stack.requests_to("POST", f"/queues/{QUEUE}/jobs")) == 20  # never resubmitted
     record = queue_stack.queues.job_record(ORG, PROJECT, QUEUE, job_id)
-    assert record is not None and record.status == "succeeded" and len(record.tried) == 2
+    # Retried at least once (a scale-down that finds no idle instance may take it away once more).
+    assert record is not None and record.status == "succeeded" and len(record.tried) >= 2
     assert record.tried[0] == instance_id != record.tried[1]  # retried on another instance
 
     stdout, stderr = capsys.readouterr()
     (line,) = [line for line in stdout.splitlines() if f"({job_id})" in line]
-    assert "succeeded, 1 retry" in line and "queued" in line and "running" in line and "total" in line
+    retries = len(record.tried) - 1
+    assert (
+        f"succeeded, {retries} retr{'y' if retries == 1 else 'ies'}," in line
+        and "queued" in line
+        and "running" in line
+        and "total" in line
+    )
     records = [
         queue_stack.queues.job_record(ORG, PROJECT, QUEUE, found)
         for found in map(_job_id, stdout.splitlines())
