@@ -181,3 +181,10 @@ def test_a_stack_with_a_queue_and_no_gateway_selects_queue_mode(
     assert ["config", "get", "salad:organization"] in [
         call[:3] for call in calls
     ]  # the stack first, then env
+
+
+def test_webhook_is_passed_to_salad(queue_stack: SaladEmulator, tmp_path: Path) -> None:
+    hook = "https://hooks.example.com/salad-jobs"
+    assert main(["--queue", QUEUE, "--count", "1", "--webhook", hook, "--out", str(tmp_path), *FAST]) == 0
+    (post,) = queue_stack.requests_to("POST", f"/queues/{QUEUE}/jobs")
+    assert post.body["webhook"] == hook and post.body["metadata"] == {"salad_sd_job": 1}

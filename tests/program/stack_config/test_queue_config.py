@@ -107,3 +107,9 @@ def test_no_queue_is_gateway_only_as_before() -> None:
 def test_errors_name_the_key(queue: Any, extra: dict[str, Any], expected: str) -> None:
     found = problems_of(deployment={"queue": queue, **extra})
     assert any(problem.startswith(expected) for problem in found), found
+
+
+def test_queue_true_takes_every_default() -> None:
+    config = load(deployment={"queue": True, "port": False})
+    assert config.queue is not None and config.container_group_inputs["queue_autoscaler"]["max_replicas"] == 3
+    assert load(deployment={"queue": False}).queue is None
