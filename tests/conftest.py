@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests import leaks
-from tests.contract.openapi import CREATE_SCHEMA, PATCH_SCHEMA, problems, spec_missing_reason
+from tests.contract.openapi import (
+    CREATE_SCHEMA,
+    GPU_AVAILABILITY_SCHEMA,
+    LOG_QUERY_SCHEMA,
+    PATCH_SCHEMA,
+    problems,
+    spec_missing_reason,
+)
 from tests.fakes.salad_api import LoggedRequest, SaladEmulator, Timings
 from tests.paths import REPO_ROOT
 
@@ -23,16 +30,22 @@ _QUEUE_BODIES = (  # queue mode (issue 13): queue create/patch and job submissio
     ("PATCH", re.compile(r"^/organizations/[^/]+/projects/[^/]+/queues/[^/]+$"), "QueuePatch"),
     ("POST", re.compile(r"^/organizations/[^/]+/projects/[^/]+/queues/[^/]+/jobs$"), "QueueJobPrototype"),
 )
+_LOG_QUERY_PATH = re.compile(r"^/organizations/[^/]+/log-entries$")
+_GPU_AVAILABILITY_PATH = re.compile(r"^/organizations/[^/]+/availability/sce-gpu-availability$")
 
 
 def contract_violations(log: list[LoggedRequest]) -> list[str]:
-    """Create and PATCH bodies in the log that break Salad's official schema."""
+    """Request bodies in the log (create, PATCH, log query, GPU availability) that break Salad's schema."""
     found = []
     for request in log:
         if request.method == "POST" and _CREATE_PATH.match(request.path):
             schema = CREATE_SCHEMA
         elif request.method == "PATCH" and _GROUP_PATH.match(request.path):
             schema = PATCH_SCHEMA
+        elif request.method == "POST" and _LOG_QUERY_PATH.match(request.path):
+            schema = LOG_QUERY_SCHEMA
+        elif request.method == "POST" and _GPU_AVAILABILITY_PATH.match(request.path):
+            schema = GPU_AVAILABILITY_SCHEMA
         else:
             queue_schemas = [s for m, p, s in _QUEUE_BODIES if m == request.method and p.match(request.path)]
             if not queue_schemas:

@@ -46,7 +46,7 @@ AUTOSCALER_KEYS: Mapping[str, str] = {
     "maxUpscalePerMinute": "max_upscale_per_minute",
     "maxDownscalePerMinute": "max_downscale_per_minute",
 }
-WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes")
+WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes", "maxFailures", "reallocateStuckAfterMinutes")
 
 # Probe config keys -> ContainerGroup probe properties, and probe override fields -> Salad probe paths.
 PROBES: Mapping[str, str] = {
@@ -108,6 +108,8 @@ PROPERTY_KEYS: Mapping[str, str] = {
     **_probe_paths(),
     "min_ready_replicas": _deployment("waitForReady.minReadyReplicas"),
     "ready_timeout_minutes": _deployment("waitForReady.timeoutMinutes"),
+    "max_failures": _deployment("waitForReady.maxFailures"),
+    "reallocate_stuck_after_minutes": _deployment("waitForReady.reallocateStuckAfterMinutes"),
     "adopt": _deployment("adopt"),
     "smoke_test": _deployment("smokeTest"),
     "queue_connection": _deployment("queue"),
