@@ -70,7 +70,11 @@ def inputs_from_group(
         "command": container.get("command") or None,
         "gateway": _gateway(group.get("networking")),
         **{probe_key: _probe(group.get(probe_key)) for probe_key in PROBE_KEYS},
+        "queue_connection": group.get("queue_connection"),
+        "queue_autoscaler": group.get("queue_autoscaler"),
     }
+    if group.get("queue_autoscaler") is not None:
+        inputs["replicas"] = prev.get("replicas")  # moved by the autoscaler, not drift
     storage_amount = resources.get("storage_amount")
     inputs["storage_gb"] = None if storage_amount is None else math.ceil(storage_amount / BYTES_PER_GIB)
     inputs["shm_size"] = resources.get("shm_size")

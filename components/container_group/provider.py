@@ -31,7 +31,13 @@ from components.container_group.gpu_classes import (
 )
 from components.container_group.outputs import inputs_from_group, outputs_from_group, stale_environment
 from components.container_group.preflight import Preflight, PreflightFailed
-from components.container_group.readiness import count_ready, required_ready
+from components.container_group.queue_mode import (
+    queue_name,
+    ready_target,
+    replica_range,
+    waits_for_deploy_only,
+)
+from components.container_group.readiness import count_ready
 from components.container_group.request_body import create_body, env_removal_patch, patch_steps
 from components.container_group.settings import (
     FIRST_POLL_SECONDS,
@@ -57,7 +63,8 @@ from components.container_group.waiting_events import EventWatch
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 from components.salad.rate_budget import shared_budget
-from components.txt2img.smoke_test import SmokeTestFailed, smoke_test
+from components.txt2img.queue_client import PollPolicy, QueueTarget
+from components.txt2img.smoke_test import SmokeTestFailed, queue_smoke_test, smoke_test
 
 PROVIDER_KEY = "__provider"
 DELETE_TIMEOUT_SECONDS = 600.0
@@ -140,7 +147,7 @@ class ContainerGroupProvider(ResourceProvider):
         steps = patch_steps(_without_provider(olds), inputs, gpu_ids)
         if steps:
             self._check_capacity(client, inputs, gpu_ids, olds=_without_provider(olds))
-        target = self._apply(client, ref, inputs, steps) if steps else Target(required_ready(inputs))
+        target = self._apply(client, ref, inputs, steps) if steps else Target(ready_target(inputs))
         serving = self._wait_serving(client, ref, inputs, target)
         self._require_applied(client, ref, serving.group, inputs)
         outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
@@ -179,7 +186,7 @@ class ContainerGroupProvider(ResourceProvider):
         self, client: SaladClient, ref: GroupRef, inputs: Props, gpu_ids: list[str]
     ) -> tuple[dict[str, Any], bool, Target]:
         """POST the group, resolving ambiguous answers; returns (group, created by this call, wait target)."""
-        target = Target(required_ready(inputs))
+        target = Target(ready_target(inputs))
         if inputs.get("adopt"):
             existing = _get_or_none(client, ref)
             if existing is not None:
@@ -224,7 +231,7 @@ class ContainerGroupProvider(ResourceProvider):
                 "cannot change in place. Delete the group in the Salad portal or align these settings first."
             )
         steps = patch_steps(live, inputs, gpu_ids)
-        return self._apply(client, ref, inputs, steps) if steps else Target(required_ready(inputs))
+        return self._apply(client, ref, inputs, steps) if steps else Target(ready_target(inputs))
 
     def _apply(self, client: SaladClient, ref: GroupRef, inputs: Props, steps: list[Props]) -> Target:
         """Send the update's PATCHes (each once the group is editable) and say what the wait must see.
@@ -244,7 +251,7 @@ class ContainerGroupProvider(ResourceProvider):
             version_before = int(self._editable(client, ref, inputs)["version"])
             self._remove_environment(client, ref, inputs, stale)
             sent.append(env_removal_patch(stale))
-        want = required_ready(inputs)
+        want = ready_target(inputs)
         kind = classify_all(sent)
         if kind is UpdateKind.VERSIONED:
             return Target(want, newer_than=version_before)
@@ -324,6 +331,9 @@ class ContainerGroupProvider(ResourceProvider):
         return inputs_from_group(group, inputs, names)
 
     def _wait_serving(self, client: SaladClient, ref: GroupRef, inputs: Props, target: Target) -> Serving:
+        if waits_for_deploy_only(inputs):
+            # min_replicas 0: instances come with jobs, so "serving" is the group deployed.
+            target = Target(0, until_deployed=True)
         return wait_until_serving(
             client,
             ref,
@@ -361,13 +371,22 @@ class ContainerGroupProvider(ResourceProvider):
     ) -> Props:
         outputs = outputs_from_group(inputs, group, gpu_ids, ready)
         catalog = self._gpu_catalog(client, str(inputs["organization"])) if gpu_ids else []
-        outputs["estimated_cost_per_hour"] = estimated_cost_per_hour(
-            catalog, gpu_ids, inputs.get("priority"), int(inputs["replicas"])
-        )
+        scaled = replica_range(inputs)
+        if scaled is None:
+            outputs["estimated_cost_per_hour"] = estimated_cost_per_hour(
+                catalog, gpu_ids, inputs.get("priority"), int(inputs["replicas"])
+            )
+        else:  # queue mode: from min to max replicas
+            low, high = (estimated_cost_per_hour(catalog, gpu_ids, inputs.get("priority"), n) for n in scaled)
+            outputs["estimated_cost_per_hour"] = None if high is None else {"min": low, "max": high}
         return outputs
 
     def _smoke_test(self, inputs: Props, outputs: Props) -> None:
         if not inputs.get("smoke_test"):
+            return
+        queue = queue_name(inputs)
+        if queue is not None:
+            self._queue_smoke_test(inputs, queue)
             return
         if not outputs.get("url"):
             raise ContainerGroupError(
@@ -379,6 +398,31 @@ class ContainerGroupProvider(ResourceProvider):
             smoke_test(self._smoke_url(str(outputs["url"])), api_key, timeout_seconds=SMOKE_SECONDS, say=_say)
         except SmokeTestFailed as failure:
             raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
+
+    def _queue_smoke_test(self, inputs: Props, queue: str) -> None:
+        scaled = replica_range(inputs)
+        target = QueueTarget(str(inputs["organization"]), str(inputs["project"]), queue)
+        try:
+            queue_smoke_test(
+                self._client(),
+                target,
+                cold_start=scaled is not None and scaled[0] == 0,
+                timeout_seconds=float(inputs["ready_timeout_minutes"]) * 60,
+                say=_say,
+                policy=self._job_polling(),
+            )
+        except SmokeTestFailed as failure:
+            raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
+
+    def _job_polling(self) -> PollPolicy:
+        """How the queue smoke test polls its job: from the first poll interval up to pollSeconds."""
+        pacing = self._pacing()
+        return PollPolicy(
+            first_interval=pacing.first_poll_seconds,
+            max_interval=max(pacing.poll_seconds, pacing.first_poll_seconds),
+            clock=pacing.clock,
+            sleep=pacing.sleep,
+        )
 
     def _smoke_url(self, url: str) -> str:
         """Where the smoke test sends its request: the gateway URL (tests point it at a local stand-in)."""

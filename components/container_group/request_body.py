@@ -46,6 +46,10 @@ def create_body(inputs: dict[str, Any], gpu_class_ids: list[str]) -> dict[str, A
         body["networking"] = _networking(props["gateway"])
     for probe_key in PROBE_KEYS:
         _set_if_given(body, probe_key, props.get(probe_key))
+    _set_if_given(body, "queue_connection", props.get("queue_connection"))
+    if props.get("queue_autoscaler") is not None:
+        body["queue_autoscaler"] = props["queue_autoscaler"]
+        body["replicas"] = props["queue_autoscaler"]["min_replicas"]  # the autoscaler owns the count
     return copy.deepcopy(body)
 
 
@@ -64,7 +68,13 @@ def patch_body(old: dict[str, Any], new: dict[str, Any], gpu_class_ids: list[str
     if "networking" not in old_view or "networking" not in new_view:
         old_view.pop("networking", None)
         new_view.pop("networking", None)
+    if "queue_autoscaler" in old_view or "queue_autoscaler" in new_view:
+        old_view.pop("replicas")  # the autoscaler moves it: patching it would fight the autoscaler
+        new_view.pop("replicas")
     patch = _merge_patch(old_view, new_view, ())
+    if patch.get("queue_autoscaler") is not None:
+        # Whole and without nulls: the spec allows none inside it and needs min, max and length together.
+        patch["queue_autoscaler"] = new_view["queue_autoscaler"]
     if gpu_class_ids is not None and _gpu_classes_changed(old, new, gpu_class_ids):
         container = patch.setdefault("container", {})
         container.setdefault("resources", {})["gpu_classes"] = list(gpu_class_ids)
@@ -134,9 +144,8 @@ def _networking(gateway: dict[str, Any]) -> dict[str, Any]:
 
 
 def _patchable(body: dict[str, Any]) -> dict[str, Any]:
-    view = {
-        key: value for key, value in body.items() if key not in ("name", "autostart_policy", "restart_policy")
-    }
+    fixed = ("name", "autostart_policy", "restart_policy", "queue_connection")
+    view = {key: value for key, value in body.items() if key not in fixed}
     if "networking" in view:
         view["networking"] = {"port": view["networking"]["port"]}
     del view["container"]["resources"]["gpu_classes"]

@@ -18,6 +18,7 @@ from components.container_group.waiting_events import EventWatch, WaitStopped
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 
+_DEPLOYED = ("deploying", "running")
 GROUP_CHECK_EVERY = 6  # polls of instances between two looks at the group itself
 STOPPED_LIMIT_SECONDS = 300.0  # a group that stays stopped this long despite /start is an error
 START_RETRY_SECONDS = 30.0  # between two /start requests while the group stays stopped
@@ -51,12 +52,15 @@ class Target:
     """What "serving" means after a create or an update (see update_kind.py).
 
     `want` ready instances; of a version above `newer_than` when given (a versioned update); and with
-    `settle`, Salad's `pending_change` cleared too (a hardware update).
+    `settle`, Salad's `pending_change` cleared too (a hardware update). With `until_deployed` (a queue
+    autoscaler whose floor is 0, so no instance may run before a job comes) the group having left
+    `pending` for `deploying` or `running` is enough.
     """
 
     want: int
     newer_than: int | None = None
     settle: bool = False
+    until_deployed: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,10 @@ def wait_until_serving(
         try:
             if _group_due(seen):
                 group = _look_at_group(client, ref, seen, target, pacing, say)
-                if target.want == 0:
+                if target.until_deployed and _status(group) in _DEPLOYED:
+                    say(f"{ref.name}: {_status(group)}; the queue autoscaler starts instances as jobs arrive")
+                    return Serving(group, 0)
+                if target.want == 0 and not target.until_deployed:
                     return Serving(group, 0)
                 if not _deploying(group):
                     report(f"{ref.name}: {_PHASES.get(_status(group), _status(group))}")
@@ -201,7 +208,7 @@ def _look_at_group(
     if status == "failed":
         description = group["current_state"].get("description") or "no description given"
         raise WaitFailed(f"{ref.name}: Salad reports the container group failed: {description}")
-    if status == "stopped" and target.want > 0:
+    if status == "stopped" and (target.want > 0 or target.until_deployed):
         _start_stopped(client, ref, seen, pacing.clock(), say)
     else:
         seen.stopped_since = None

@@ -11,6 +11,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from components.salad.errors import SaladApiError, error_from_response
+from components.salad.queues import QueueCalls
 from components.salad.rate_budget import RateBudget, shared_budget
 from components.salad.retry import RetryPolicy, SaladRetry
 
@@ -37,8 +38,8 @@ class _BudgetedAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-class SaladClient:
-    """Thin client over `requests` for the container-group operations the provider needs.
+class SaladClient(QueueCalls):
+    """Thin client over `requests` for the container-group and queue operations the providers need.
 
     Every method raises `SaladApiError` on failure. Calls that are safe to repeat are retried on 429,
     502/503/504 and dropped connections; `create_container_group` is retried only on 429 and on

@@ -33,6 +33,7 @@ from tests.fakes.salad_catalog import gpu_classes
 from tests.fakes.salad_http import API_KEY_HEADER, Request, Response, SaladApp, html_page, problem
 from tests.fakes.salad_incident_routes import ROUTES as INCIDENT_ROUTES
 from tests.fakes.salad_model import Timings
+from tests.fakes.salad_queues import QueueService
 from tests.fakes.salad_rules import merge_patch
 from tests.fakes.salad_world import World
 
@@ -93,6 +94,8 @@ class SaladEmulator:
         self.world = World(timings or Timings(), speed)
         self.app = SaladApp(self.world, api_key)
         self.app.routes += INCIDENT_ROUTES
+        self.queues = QueueService(self.world)  # job queues, stand-in worker, autoscaler (salad_queues.py)
+        self.app.routes[:0] = self.queues.routes()  # first: it also checks the queue of a new group
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -112,9 +115,11 @@ class SaladEmulator:
             target=server.serve_forever, args=(0.02,), name="salad-emulator", daemon=True
         )
         self._thread.start()
+        self.queues.start()
         return self
 
     def stop(self) -> None:
+        self.queues.stop()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()

@@ -27,6 +27,7 @@ from tests.fakes.salad_world import World
 Json = Any
 API_KEY_HEADER = "salad-api-key"
 MERGE_PATCH = "application/merge-patch+json"
+_ID_PARAMS = frozenset({"iid", "job_id"})  # uuids, not Salad names
 
 
 @dataclass
@@ -109,7 +110,7 @@ class SaladApp:
             if m is None:
                 continue
             params = m.groupdict()
-            bad = [k for k, v in params.items() if k != "iid" and not re.fullmatch(NAME_PATTERN, v)]
+            bad = [k for k, v in params.items() if k not in _ID_PARAMS and not re.fullmatch(NAME_PATTERN, v)]
             if bad:
                 return problem(404, f"{bad[0]} {params[bad[0]]!r} not found")
             fn = methods.get(req.method)

@@ -27,6 +27,7 @@ from components.program.stack_config.keys import (
     WAIT_KEYS,
 )
 from components.program.stack_config.problems import Problems
+from components.program.stack_config.queue import QueueShape, build_queue
 
 DEFAULT_REPLICAS = 3
 DEFAULT_CPU = 4
@@ -81,6 +82,7 @@ class DeploymentShape:
     # Property paths filled from another key (a probe's port from `port`): a failure there is already
     # reported under that key, so it is dropped.
     inherited: set[str] = field(default_factory=set)
+    queue: QueueShape | None = None
 
 
 def default_name(stack: str) -> str:
@@ -131,7 +133,7 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
         if gateway and "port" not in probe.overrides:
             kinds = [kind for kind in ("http", "tcp", "grpc") if kind in probe.salad]
             shape.inherited.update(f"{prop}.{kind}.port" for kind in kinds)
-        if config_key == "readinessProbe" and not gateway:
+        if config_key == "readinessProbe" and not gateway and config.get("queue") in (None, False):
             problems.add(
                 f"{DEPLOYMENT}.readinessProbe needs the Container Gateway, but {DEPLOYMENT}.port is false"
             )
@@ -146,9 +148,10 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
 
     smoke_test = config.get("smokeTest", False)
     inputs["smoke_test"] = smoke_test  # a provider input: the core checks that it is a boolean
+    shape.queue = build_queue(config.get("queue"), config, inputs, problems)
     shape.smoke_test = smoke_test is True
     shape.protect = _flag(config, "protect", stack in PROTECTED_STACKS, problems)
-    if shape.smoke_test:
+    if shape.smoke_test and shape.queue is None:  # in queue mode the smoke test is a queue job
         if not gateway:
             problems.add(f"{DEPLOYMENT}.smokeTest calls the gateway, but {DEPLOYMENT}.port is false")
         if inputs["replicas"] == 0:

@@ -34,7 +34,18 @@ DEPLOYMENT_KEYS = (
     "adopt",
     "smokeTest",
     "protect",
+    "queue",
 )
+QUEUE_KEYS = ("name", "description", "autoscaler")
+# Queue autoscaler config keys -> Salad's queue_autoscaler fields.
+AUTOSCALER_KEYS: Mapping[str, str] = {
+    "minReplicas": "min_replicas",
+    "maxReplicas": "max_replicas",
+    "desiredQueueLength": "desired_queue_length",
+    "pollingPeriodSeconds": "polling_period",
+    "maxUpscalePerMinute": "max_upscale_per_minute",
+    "maxDownscalePerMinute": "max_downscale_per_minute",
+}
 WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes", "maxFailures", "reallocateStuckAfterMinutes")
 
 # Probe config keys -> ContainerGroup probe properties, and probe override fields -> Salad probe paths.
@@ -107,6 +118,14 @@ PROPERTY_KEYS: Mapping[str, str] = {
     "reallocate_stuck_after_minutes": _deployment("waitForReady.reallocateStuckAfterMinutes"),
     "adopt": _deployment("adopt"),
     "smoke_test": _deployment("smokeTest"),
+    "queue_connection": _deployment("queue"),
+    "queue_connection.queue_name": _deployment("queue.name"),
+    "queue_connection.port": _deployment("env.WEBUI_PORT"),
+    "queue_autoscaler": _deployment("queue.autoscaler"),
+    **{
+        f"queue_autoscaler.{prop}": _deployment(f"queue.autoscaler.{key}")
+        for key, prop in AUTOSCALER_KEYS.items()
+    },
 }
 
 
