@@ -9,17 +9,14 @@ waits until the group is gone. The API key comes from `configure` and is never p
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
@@ -31,6 +28,7 @@ from components.container_group.gpu_classes import (
 )
 from components.container_group.outputs import inputs_from_group, outputs_from_group, stale_environment
 from components.container_group.preflight import Preflight, PreflightFailed
+from components.container_group.provider_base import SaladResourceProvider
 from components.container_group.queue_mode import (
     queue_name,
     ready_target,
@@ -41,9 +39,6 @@ from components.container_group.readiness import count_ready
 from components.container_group.request_body import create_body, env_removal_patch, patch_steps
 from components.container_group.settings import (
     FIRST_POLL_SECONDS,
-    ProviderSettings,
-    SettingsError,
-    settings_from_config,
 )
 from components.container_group.update_kind import UpdateKind, classify_all
 from components.container_group.validation import check_inputs
@@ -62,7 +57,6 @@ from components.container_group.waiting import (
 from components.container_group.waiting_events import EventWatch
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
-from components.salad.rate_budget import shared_budget
 from components.txt2img.queue_client import PollPolicy, QueueTarget
 from components.txt2img.smoke_test import SmokeTestFailed, queue_smoke_test, smoke_test
 
@@ -78,35 +72,18 @@ class ContainerGroupError(Exception):
     """A deployment step failed in a way the user must act on; the message says how."""
 
 
-class ContainerGroupProvider(ResourceProvider):
+class ContainerGroupProvider(SaladResourceProvider):
     """Moves a Salad container group to the declared inputs with the smallest safe change."""
 
     def __init__(self) -> None:
-        self._settings: ProviderSettings | None = None
-        self._salad: SaladClient | None = None
+        super().__init__()
         self._gpu_classes: dict[str, list[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
         self._preflight = Preflight()
-
-    # Only the class reference goes into `__provider`: settings, client and caches are process state.
-    def __getstate__(self) -> dict[str, int]:
-        return {"format": 1}
-
-    def __setstate__(self, _state: dict[str, int]) -> None:
-        self.__init__()  # type: ignore[misc]
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._settings = settings_from_config(req.config.get)
 
     # pure steps
 
     def check(self, _olds: Props, news: Props) -> CheckResult:
-        news = dict(news)
-        settings = self._current_settings()
-        for key, default in (("organization", settings.organization), ("project", settings.project)):
-            if news.get(key) is None and default:
-                news[key] = default
-        inputs, failures = check_inputs(news)
+        inputs, failures = check_inputs(self._with_location(news))
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
@@ -453,23 +430,6 @@ class ContainerGroupProvider(ResourceProvider):
             with self._lock:
                 self._gpu_classes[organization] = cached
         return cached
-
-    def _client(self) -> SaladClient:
-        settings = self._current_settings()
-        if not settings.api_key:
-            raise SettingsError(
-                "no Salad API key: run `pulumi config set --secret salad:apiKey <key>` or set SALAD_API_KEY"
-            )
-        with self._lock:
-            if self._salad is None:
-                budget = shared_budget(settings.api_key, settings.requests_per_minute)
-                self._salad = SaladClient(settings.api_key, settings.api_url, rate_budget=budget)
-            return self._salad
-
-    def _current_settings(self) -> ProviderSettings:
-        if self._settings is None:
-            self._settings = settings_from_config(lambda _key: None)
-        return self._settings
 
     def _pacing(self) -> Pacing:
         poll_seconds = self._current_settings().poll_seconds

@@ -6,21 +6,18 @@ container group's: the API key comes from `configure` and is never pickled.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
-from components.container_group.settings import ProviderSettings, salad_client, settings_from_config
+from components.container_group.provider_base import SaladResourceProvider
 from components.queue.core import (
     check_queue_inputs,
     create_body,
@@ -42,32 +39,13 @@ class QueueError(Exception):
     """A queue step failed in a way the user must act on; the message says how."""
 
 
-class QueueProvider(ResourceProvider):
+class QueueProvider(SaladResourceProvider):
     """Keeps a Salad job queue at its declared name, display name and description."""
-
-    def __init__(self) -> None:
-        self._settings: ProviderSettings | None = None
-        self._salad: SaladClient | None = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, int]:
-        return {"format": 1}
-
-    def __setstate__(self, _state: dict[str, int]) -> None:
-        self.__init__()  # type: ignore[misc]
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._settings = settings_from_config(req.config.get)
 
     # pure steps
 
     def check(self, _olds: Props, news: Props) -> CheckResult:
-        news = dict(news)
-        settings = self._current_settings()
-        for key, default in (("organization", settings.organization), ("project", settings.project)):
-            if news.get(key) is None and default:
-                news[key] = default
-        inputs, failures = check_queue_inputs(news)
+        inputs, failures = check_queue_inputs(self._with_location(news))
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
@@ -166,17 +144,6 @@ class QueueProvider(ResourceProvider):
         if not total:
             return ""
         return f"{total} unfinished job(s) ({counts['pending']} pending, {counts['running']} running)"
-
-    def _client(self) -> SaladClient:
-        with self._lock:
-            if self._salad is None:
-                self._salad = salad_client(self._current_settings())
-            return self._salad
-
-    def _current_settings(self) -> ProviderSettings:
-        if self._settings is None:
-            self._settings = settings_from_config(lambda _key: None)
-        return self._settings
 
 
 def _without_provider(props: Props) -> Props:

@@ -7,9 +7,10 @@ request was sent): a job whose answer was lost may exist, and submitting it agai
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import requests
+
+from components.salad.paths import queue_path, queues_path, segment
 
 JsonObject = dict[str, Any]
 MAX_PAGE_SIZE = 100  # the spec's page_size maximum for queue jobs
@@ -34,11 +35,11 @@ class QueueCalls:
     # queues
 
     def list_queues(self, organization: str, project: str) -> list[JsonObject]:
-        return list(self._call("GET", _queues_path(organization, project))["items"])
+        return list(self._call("GET", queues_path(organization, project))["items"])
 
     def create_queue(self, organization: str, project: str, body: JsonObject) -> JsonObject:
         return self._call(
-            "POST", _queues_path(organization, project), json_body=body, session=self._create_session
+            "POST", queues_path(organization, project), json_body=body, session=self._create_session
         )
 
     def get_queue(self, organization: str, project: str, name: str) -> JsonObject:
@@ -57,7 +58,7 @@ class QueueCalls:
         return self._call("POST", path, json_body=body, session=self._create_session)
 
     def get_job(self, organization: str, project: str, queue: str, job_id: str) -> JsonObject:
-        return self._call("GET", f"{queue_path(organization, project, queue)}/jobs/{_segment(job_id)}")
+        return self._call("GET", f"{queue_path(organization, project, queue)}/jobs/{segment(job_id)}")
 
     def list_jobs(
         self, organization: str, project: str, queue: str, *, page: int = 1, page_size: int = MAX_PAGE_SIZE
@@ -66,16 +67,4 @@ class QueueCalls:
         return list(self._call("GET", path)["items"])
 
     def delete_job(self, organization: str, project: str, queue: str, job_id: str) -> None:
-        self._call("DELETE", f"{queue_path(organization, project, queue)}/jobs/{_segment(job_id)}")
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _queues_path(organization: str, project: str) -> str:
-    return f"/organizations/{_segment(organization)}/projects/{_segment(project)}/queues"
-
-
-def queue_path(organization: str, project: str, name: str) -> str:
-    return f"{_queues_path(organization, project)}/{_segment(name)}"
+        self._call("DELETE", f"{queue_path(organization, project, queue)}/jobs/{segment(job_id)}")
