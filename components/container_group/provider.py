@@ -9,6 +9,7 @@ waits until the group is gone. The API key comes from `configure` and is never p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pulumi.dynamic import (
@@ -28,7 +29,12 @@ from components.container_group.gpu_classes import (
 )
 from components.container_group.outputs import inputs_from_group, outputs_from_group, stale_environment
 from components.container_group.preflight import Preflight, PreflightFailed
-from components.container_group.provider_base import SaladResourceProvider
+from components.container_group.provider_base import (
+    Props,
+    SaladResourceProvider,
+    say,
+    without_provider,
+)
 from components.container_group.queue_mode import (
     queue_name,
     ready_target,
@@ -54,18 +60,17 @@ from components.container_group.waiting import (
     wait_until_gone,
     wait_until_serving,
 )
-from components.container_group.waiting_events import EventWatch
+from components.container_group.waiting_events import EventWatch, WaitStopped
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 from components.txt2img.queue_client import PollPolicy, QueueTarget
 from components.txt2img.smoke_test import SmokeTestFailed, queue_smoke_test, smoke_test
 
-PROVIDER_KEY = "__provider"
 DELETE_TIMEOUT_SECONDS = 600.0
 CREATE_ATTEMPTS = 3
 SMOKE_SECONDS = 600.0  # the gateway may answer 403/503 for minutes right after a deploy
+QUEUE_SMOKE_FLOOR_SECONDS = 60.0  # a queue smoke job gets at least this, even when the wait used its time
 
-Props = dict[str, Any]
 
 
 class ContainerGroupError(Exception):
@@ -97,17 +102,14 @@ class ContainerGroupProvider(SaladResourceProvider):
     # steps that talk to Salad
 
     def create(self, props: Props) -> CreateResult:
-        inputs = _without_provider(props)
+        inputs = without_provider(props)
         client, ref = self._client(), _ref(inputs)
         gpu_ids = self._resolve_gpus(client, inputs)
         if not inputs.get("adopt"):
             self._check_capacity(client, inputs, gpu_ids, olds=None)
         group, ours, target = self._create_or_adopt(client, ref, inputs, gpu_ids)
         try:
-            serving = self._wait_serving(client, ref, inputs, target)
-            self._require_applied(client, ref, serving.group, inputs)
-            outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
-            self._smoke_test(inputs, outputs)
+            outputs = self._serve(client, ref, inputs, gpu_ids, target)
         except (WaitFailed, SaladApiError, ContainerGroupError) as failure:
             # A group Salad keeps stopped may be fine: never delete it because a start was refused.
             if isinstance(failure, StayedStopped):
@@ -118,21 +120,21 @@ class ContainerGroupProvider(SaladResourceProvider):
         return CreateResult(group["id"], outputs)
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
-        inputs = _without_provider(news)
+        inputs = without_provider(news)
         client, ref = self._client(), _ref(inputs)
         gpu_ids = self._resolve_gpus(client, inputs)
-        steps = patch_steps(_without_provider(olds), inputs, gpu_ids)
+        steps = patch_steps(without_provider(olds), inputs, gpu_ids)
         if steps:
-            self._check_capacity(client, inputs, gpu_ids, olds=_without_provider(olds))
-        target = self._apply(client, ref, inputs, steps) if steps else Target(ready_target(inputs))
-        serving = self._wait_serving(client, ref, inputs, target)
-        self._require_applied(client, ref, serving.group, inputs)
-        outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
-        self._smoke_test(inputs, outputs)
+            self._check_capacity(client, inputs, gpu_ids, olds=without_provider(olds))
+        try:
+            target = self._apply(client, ref, inputs, steps) if steps else Target(ready_target(inputs))
+            outputs = self._serve(client, ref, inputs, gpu_ids, target)
+        except WaitFailed as failure:  # the group stays as it is: only the create path removes one
+            raise ContainerGroupError(str(failure)) from None
         return UpdateResult(outputs)
 
     def read(self, id_: str, props: Props) -> ReadResult:
-        previous = _without_provider(props)
+        previous = without_provider(props)
         client, ref = self._client(), _ref(previous)
         try:
             group = client.get_container_group(ref.organization, ref.project, ref.name)
@@ -147,7 +149,7 @@ class ContainerGroupProvider(SaladResourceProvider):
         return ReadResult(group["id"], outputs, inputs)
 
     def delete(self, _id: str, props: Props) -> None:
-        previous = _without_provider(props)
+        previous = without_provider(props)
         client, ref = self._client(), _ref(previous)
         try:
             client.delete_container_group(ref.organization, ref.project, ref.name)
@@ -167,7 +169,7 @@ class ContainerGroupProvider(SaladResourceProvider):
         if inputs.get("adopt"):
             existing = _get_or_none(client, ref)
             if existing is not None:
-                _say(f"{ref.name}: adopting the existing container group (adopt: true)")
+                say(f"{ref.name}: adopting the existing container group (adopt: true)")
                 return existing, False, self._converge(client, ref, existing, inputs, gpu_ids)
         body = create_body(inputs, gpu_ids)
         for attempt in range(1, CREATE_ATTEMPTS + 1):
@@ -182,7 +184,7 @@ class ContainerGroupProvider(SaladResourceProvider):
                         raise
                     continue  # nothing was created, so posting again is safe
                 self._require_same_spec(client, ref, existing, inputs)
-                _say(f"{ref.name}: the group already exists with this spec; adopting it")
+                say(f"{ref.name}: the group already exists with this spec; adopting it")
                 return existing, not error.is_name_conflict, target
         raise AssertionError("unreachable")
 
@@ -237,7 +239,7 @@ class ContainerGroupProvider(SaladResourceProvider):
     def _editable(self, client: SaladClient, ref: GroupRef, inputs: Props) -> dict[str, Any]:
         try:
             return wait_until_editable(
-                client, ref, timeout_seconds=_timeout_seconds(inputs), pacing=self._pacing(), say=_say
+                client, ref, timeout_seconds=_timeout_seconds(inputs), pacing=self._pacing(), say=say
             )
         except SaladApiError as error:
             if error.is_not_found:
@@ -309,15 +311,16 @@ class ContainerGroupProvider(SaladResourceProvider):
 
     def _wait_serving(self, client: SaladClient, ref: GroupRef, inputs: Props, target: Target) -> Serving:
         if waits_for_deploy_only(inputs):
-            # min_replicas 0: instances come with jobs, so "serving" is the group deployed.
-            target = Target(0, until_deployed=True)
+            # min_replicas 0: instances come with jobs, so "serving" is the group deployed (at the new
+            # version after a versioned update).
+            target = replace(target, want=0, until_deployed=True)
         return wait_until_serving(
             client,
             ref,
             target=target,
             timeout_seconds=_timeout_seconds(inputs),
             pacing=self._pacing(),
-            say=_say,
+            say=say,
             watch=self._event_watch(client, ref, inputs),
         )
 
@@ -331,7 +334,7 @@ class ContainerGroupProvider(SaladResourceProvider):
             ref.project,
             ref.name,
             inputs=inputs,
-            say=_say,
+            say=say,
             reallocations_per_minute=per_minute,
         )
 
@@ -339,7 +342,7 @@ class ContainerGroupProvider(SaladResourceProvider):
         self, client: SaladClient, inputs: Props, gpu_ids: list[str], *, olds: Props | None
     ) -> None:
         try:
-            self._preflight.check(client, inputs, gpu_ids, olds=olds, say=_say)
+            self._preflight.check(client, inputs, gpu_ids, olds=olds, say=say)
         except PreflightFailed as refused:
             raise ContainerGroupError(str(refused)) from None
 
@@ -358,12 +361,23 @@ class ContainerGroupProvider(SaladResourceProvider):
             outputs["estimated_cost_per_hour"] = None if high is None else {"min": low, "max": high}
         return outputs
 
-    def _smoke_test(self, inputs: Props, outputs: Props) -> None:
+    def _serve(
+        self, client: SaladClient, ref: GroupRef, inputs: Props, gpu_ids: list[str], target: Target
+    ) -> Props:
+        """Wait for `target`, check the group is what the stack says, smoke-test it: the outputs."""
+        deadline = self._pacing().clock() + _timeout_seconds(inputs)
+        serving = self._wait_serving(client, ref, inputs, target)
+        self._require_applied(client, ref, serving.group, inputs)
+        outputs = self._outputs(client, inputs, serving.group, gpu_ids, serving.ready)
+        self._smoke_test(inputs, outputs, target, deadline)
+        return outputs
+
+    def _smoke_test(self, inputs: Props, outputs: Props, target: Target, deadline: float) -> None:
         if not inputs.get("smoke_test"):
             return
         queue = queue_name(inputs)
         if queue is not None:
-            self._queue_smoke_test(inputs, queue)
+            self._queue_smoke_test(inputs, queue, target, deadline)
             return
         if not outputs.get("url"):
             raise ContainerGroupError(
@@ -372,23 +386,44 @@ class ContainerGroupProvider(SaladResourceProvider):
         auth = bool((inputs.get("gateway") or {}).get("auth"))
         api_key = self._current_settings().api_key if auth else None
         try:
-            smoke_test(self._smoke_url(str(outputs["url"])), api_key, timeout_seconds=SMOKE_SECONDS, say=_say)
+            smoke_test(self._smoke_url(str(outputs["url"])), api_key, timeout_seconds=SMOKE_SECONDS, say=say)
         except SmokeTestFailed as failure:
             raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
 
-    def _queue_smoke_test(self, inputs: Props, queue: str) -> None:
+    def _queue_smoke_test(self, inputs: Props, queue: str, target: Target, deadline: float) -> None:
+        """One job through the queue, within what is left of the wait's deadline (or a short floor).
+
+        With a zero floor the job makes the autoscaler start the first instance: the group's instances and
+        system-log events are watched on every job poll, so a crash-looping container fails the smoke test
+        with Salad's events instead of running out the clock.
+        """
+        client, ref, pacing = self._client(), _ref(inputs), self._pacing()
+        watch = self._event_watch(client, ref, inputs)
+
+        def watch_instances() -> None:
+            try:
+                instances = client.list_instances(ref.organization, ref.project, ref.name)
+            except SaladApiError as error:
+                if error.is_transient:
+                    return
+                raise
+            ready = count_ready(instances, target.newer_than)
+            watch.observe(
+                instances, version=None, newer_than=target.newer_than, ready=ready, want=1, now=pacing.clock()
+            )
+
         scaled = replica_range(inputs)
-        target = QueueTarget(str(inputs["organization"]), str(inputs["project"]), queue)
         try:
             queue_smoke_test(
-                self._client(),
-                target,
+                client,
+                QueueTarget(ref.organization, ref.project, queue),
                 cold_start=scaled is not None and scaled[0] == 0,
-                timeout_seconds=float(inputs["ready_timeout_minutes"]) * 60,
-                say=_say,
+                timeout_seconds=max(deadline - pacing.clock(), QUEUE_SMOKE_FLOOR_SECONDS),
+                say=say,
                 policy=self._job_polling(),
+                on_poll=watch_instances,
             )
-        except SmokeTestFailed as failure:
+        except (SmokeTestFailed, WaitStopped) as failure:
             raise ContainerGroupError(f"{inputs['name']}: {failure}") from None
 
     def _job_polling(self) -> PollPolicy:
@@ -436,10 +471,6 @@ class ContainerGroupProvider(SaladResourceProvider):
         return Pacing(first_poll_seconds=min(FIRST_POLL_SECONDS, poll_seconds), poll_seconds=poll_seconds)
 
 
-def _without_provider(props: Props) -> Props:
-    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
-
-
 def _deleted_outside(ref: GroupRef) -> ContainerGroupError:
     return ContainerGroupError(
         f"{ref.name}: the group no longer exists in Salad (deleted outside Pulumi). "
@@ -462,8 +493,3 @@ def _get_or_none(client: SaladClient, ref: GroupRef) -> dict[str, Any] | None:
         if error.is_not_found:
             return None
         raise
-
-
-def _say(line: str) -> None:
-    # The engine shows a dynamic provider's stdout lines as diagnostics of the update.
-    print(line, flush=True)

@@ -14,6 +14,18 @@ from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from components.container_group.settings import ProviderSettings, salad_client, settings_from_config
 from components.salad.client import SaladClient
 
+PROVIDER_KEY = "__provider"  # where the engine keeps the pickled provider among a resource's inputs
+Props = dict[str, Any]
+
+
+def without_provider(props: Props) -> Props:
+    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+
+
+def say(line: str) -> None:
+    # The engine shows a dynamic provider's stdout lines as diagnostics of the update.
+    print(line, flush=True)
+
 
 class SaladResourceProvider(ResourceProvider):
     def __init__(self) -> None:

@@ -106,15 +106,19 @@ def wait_until_serving(
 
     for _ in _poll_schedule(pacing, timeout_seconds):
         try:
-            if _group_due(seen):
+            if target.until_deployed or _group_due(seen):
                 group = _look_at_group(client, ref, seen, target, pacing, say)
-                if target.until_deployed and _status(group) in _DEPLOYED:
-                    say(f"{ref.name}: {_status(group)}; the queue autoscaler starts instances as jobs arrive")
-                    return Serving(group, 0)
-                if target.want == 0 and not target.until_deployed:
+                if target.until_deployed:
+                    if _deployed(group, target):
+                        autoscaler = "the queue autoscaler starts instances as jobs arrive"
+                        say(f"{ref.name}: {_status(group)}; {autoscaler}")
+                        return Serving(group, 0)
+                    report(f"{ref.name}: {_phase(group)}, version {group.get('version')}")
+                    continue
+                if target.want == 0:
                     return Serving(group, 0)
                 if not _deploying(group):
-                    report(f"{ref.name}: {_PHASES.get(_status(group), _status(group))}")
+                    report(f"{ref.name}: {_phase(group)}")
                     continue
             seen.instances = client.list_instances(ref.organization, ref.project, ref.name)
             seen.polls_of_instances += 1
@@ -291,9 +295,21 @@ def _status(group: dict[str, Any]) -> str:
     return str(group.get("current_state", {}).get("status", "unknown"))
 
 
+def _phase(group: dict[str, Any]) -> str:
+    return _PHASES.get(_status(group), _status(group))
+
+
 def _deploying(group: dict[str, Any]) -> bool:
     """Past image preparation: from here on the instances tell the progress."""
-    return _status(group) in ("deploying", "running")
+    return _status(group) in _DEPLOYED
+
+
+def _deployed(group: dict[str, Any], target: Target) -> bool:
+    """For a target without instances: past preparation, at a version above `newer_than`, change applied."""
+    version = group.get("version")
+    newer = target.newer_than is None or (isinstance(version, int) and version > target.newer_than)
+    settled = not (target.settle and group.get("pending_change"))
+    return _deploying(group) and newer and settled
 
 
 def _timeout_message(ref: GroupRef, want: int, timeout_seconds: float, last_line: str) -> str:

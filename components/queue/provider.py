@@ -17,7 +17,12 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.container_group.provider_base import SaladResourceProvider
+from components.container_group.provider_base import (
+    Props,
+    SaladResourceProvider,
+    say,
+    without_provider,
+)
 from components.queue.core import (
     check_queue_inputs,
     create_body,
@@ -29,10 +34,6 @@ from components.queue.core import (
 )
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
-
-PROVIDER_KEY = "__provider"
-
-Props = dict[str, Any]
 
 
 class QueueError(Exception):
@@ -62,7 +63,7 @@ class QueueProvider(SaladResourceProvider):
     # steps that talk to Salad
 
     def create(self, props: Props) -> CreateResult:
-        inputs = _without_provider(props)
+        inputs = without_provider(props)
         client = self._client()
         org, project, name = _ref(inputs)
         try:
@@ -79,13 +80,13 @@ class QueueProvider(SaladResourceProvider):
                     "or choose another name (salad-sd:deployment.queue.name)"
                 ) from None
             queue = existing  # the create went through although its answer was lost
-        _say(f"{name}: queue created")
+        say(f"{name}: queue created")
         return CreateResult(str(queue["id"]), outputs_from_queue(inputs, queue))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
-        inputs = _without_provider(news)
+        inputs = without_provider(news)
         org, project, name = _ref(inputs)
-        patch = patch_body(_without_provider(olds), inputs)
+        patch = patch_body(without_provider(olds), inputs)
         client = self._client()
         try:
             queue = (
@@ -103,7 +104,7 @@ class QueueProvider(SaladResourceProvider):
         return UpdateResult(outputs_from_queue(inputs, queue))
 
     def read(self, id_: str, props: Props) -> ReadResult:
-        previous = _without_provider(props)
+        previous = without_provider(props)
         queue = _get_or_none(self._client(), previous)
         if queue is None:
             return ReadResult("", {})
@@ -111,12 +112,12 @@ class QueueProvider(SaladResourceProvider):
         return ReadResult(str(queue["id"]), outputs_from_queue(inputs, queue), inputs)
 
     def delete(self, _id: str, props: Props) -> None:
-        previous = _without_provider(props)
+        previous = without_provider(props)
         client = self._client()
         org, project, name = _ref(previous)
         held = self._unfinished(client, previous)
         if held:
-            _say(f"{name}: the queue still holds {held}; deleting it discards them")
+            say(f"{name}: the queue still holds {held}; deleting it discards them")
         try:
             client.delete_queue(org, project, name)
         except SaladApiError as error:
@@ -146,10 +147,6 @@ class QueueProvider(SaladResourceProvider):
         return f"{total} unfinished job(s) ({counts['pending']} pending, {counts['running']} running)"
 
 
-def _without_provider(props: Props) -> Props:
-    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
-
-
 def _ref(inputs: Props) -> tuple[str, str, str]:
     return str(inputs["organization"]), str(inputs["project"]), str(inputs["name"])
 
@@ -161,7 +158,3 @@ def _get_or_none(client: SaladClient, inputs: Props) -> dict[str, Any] | None:
         if error.is_not_found:
             return None
         raise
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)

@@ -82,11 +82,14 @@ def queue_smoke_test(
     timeout_seconds: float = 1800,
     say: Callable[[str], None] = print,
     policy: PollPolicy | None = None,
+    on_poll: Callable[[], None] = lambda: None,
 ) -> SmokeResult:
     """Submit SMOKE_REQUEST as one job to the group's queue and wait for its PNG.
 
     With `cold_start` (min_replicas 0) the job itself makes the autoscaler start the first instance,
-    so the wait covers a whole cold start; the progress lines say so.
+    so the wait covers a whole cold start; the progress lines say so. `on_poll` runs after every poll of
+    the job (the provider watches the group's instances there); what it raises cancels the job and ends
+    the smoke test.
     """
     cold = " (cold start from zero: the autoscaler starts the first instance for it)" if cold_start else ""
     say(f"smoke test: one 1-step 64x64 txt2img job through queue {target.queue}{cold}")
@@ -94,6 +97,7 @@ def queue_smoke_test(
     seen: list[str] = []
 
     def progress(job: dict[str, Any]) -> None:
+        on_poll()
         status = str(job.get("status"))
         if not seen or seen[-1] != status:
             seen.append(status)
@@ -111,6 +115,9 @@ def queue_smoke_test(
         raise SmokeTestFailed(
             f"smoke test through queue {target.queue} failed: {error} {_cancel(client, target, job_id)}"
         ) from error
+    except Exception:
+        _cancel(client, target, job_id)
+        raise
     if report.result is None:
         raise SmokeTestFailed(f"smoke test through queue {target.queue} failed: {report.error}")
     image = report.result.image_info[0]

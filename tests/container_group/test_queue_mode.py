@@ -11,6 +11,7 @@ import requests
 from components.container_group.provider import ContainerGroupError, ContainerGroupProvider
 from tests.conftest import TEST_API_KEY
 from tests.container_group.provider_fixtures import (
+    NEW_IMAGE,
     ORG,
     PROJECT,
     ScaledTimeProvider,
@@ -164,7 +165,7 @@ def test_failed_smoke_job_fails_the_create_with_salads_events(
 ) -> None:
     monkeypatch.setenv("FAKE_WEBUI_FAIL", "1")
     with pytest.raises(
-        Exception, match=r"job .* failed; Salad's events: created .*started .*failed"
+        ContainerGroupError, match=r"job .* failed; Salad's events: created .*started .*failed"
     ) as caught:
         provider.create(
             queue_inputs(provider, smoke_test=True, queue_autoscaler={**AUTOSCALER, "min_replicas": 1.0})
@@ -192,7 +193,8 @@ def test_check_rejects_an_autoscaler_without_a_queue_or_with_min_above_max(
 def test_smoke_job_that_never_runs_times_out_and_is_cancelled(
     provider: ContainerGroupProvider, salad_emulator: SaladEmulator
 ) -> None:
-    # No webui connected: the stand-in worker never takes the job.
+    # No webui connected: the stand-in worker never takes the job. The job gets what is left of the
+    # 60 s wait (the deploy took some of it), at least the provider's floor of 60 s.
     with pytest.raises(
         ContainerGroupError, match=r"still pending after 60 s.*The smoke job was cancelled"
     ) as caught:
@@ -216,3 +218,47 @@ def jobs_of(emulator: SaladEmulator) -> list[dict[str, Any]]:
         timeout=5,
     )
     return list(answer.json()["items"])
+
+
+def test_image_change_from_zero_waits_until_the_group_shows_the_newer_version(
+    salad_emulator: SaladEmulator, provider: ContainerGroupProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    salad_emulator.version_after_preparation()
+    olds = queue_inputs(provider)
+    created = provider.create(olds)
+    state = {**olds, **dict(created.outs or {})}
+    salad_emulator.clear_log()
+    updated = provider.update(created.id, state, queue_inputs(provider, image=NEW_IMAGE))
+    assert (updated.outs or {})["version"] == state["version"] + 1
+    # The group was polled until its version moved past the old one (Salad bumps it after preparation).
+    gets = [r for r in salad_emulator.requests_to("GET", f"/containers/{NAME}")]
+    assert len(gets) >= 2
+    assert "autoscaler starts instances as jobs arrive" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_autoscaler_change_with_a_floor_waits_on_old_version_instances_without_a_version_wait(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
+    scaled = {**AUTOSCALER, "min_replicas": 1.0}
+    olds = queue_inputs(provider, queue_autoscaler=scaled)
+    created = provider.create(olds)
+    state = {**olds, **dict(created.outs or {})}
+    salad_emulator.clear_log()
+    updated = provider.update(
+        created.id, state, queue_inputs(provider, queue_autoscaler={**scaled, "max_replicas": 6.0})
+    )
+    assert [set(r.body) for r in salad_emulator.requests_to("PATCH")] == [{"queue_autoscaler"}]
+    assert (updated.outs or {})["version"] == state["version"]
+    assert (updated.outs or {})["ready_replicas"] >= 1  # the instance of the unchanged version counted
+
+
+def test_crash_looping_instances_fail_the_queue_smoke_test_with_salads_events(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator, webui: WebuiServer
+) -> None:
+    salad_emulator.fail_instances("salad-sd", "crash_loop")
+    with pytest.raises(ContainerGroupError, match=r"Exited:1") as caught:
+        provider.create(queue_inputs(provider, smoke_test=True, ready_timeout_minutes=30.0))
+    message = str(caught.value)
+    assert "deleted again" in message
+    cancelled = [r for r in salad_emulator.request_log() if r.method == "DELETE" and "/jobs/" in r.path]
+    assert len(cancelled) == 1  # the smoke job does not stay behind to keep the autoscaler busy

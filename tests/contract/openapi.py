@@ -34,10 +34,11 @@ RELAXATIONS: dict[str, str] = {
         "ContainerGroupProbeHttpHeaders demands minItems 1, yet Salad's own examples and portal send "
         '`"headers": []` (shared/notes/salad-api.md §4); an empty list is how we say "no headers".'
     ),
-    "container.priority may be null": (
+    "container.priority may be null in a PATCH": (
         'ContainerGroupPriority is `type: ["string", "null"]` but its enum lists only the four names, so '
         "JSON Schema rejects null although the type allows it; null is how a PATCH removes a priority "
-        "(Salad's docs: null resets optional fields), and the type states the intent."
+        "(Salad's docs: null resets optional fields), and the type states the intent. A create body never "
+        "needs it (it leaves priority out), so there null stays a violation."
     ),
     'a PATCH of only {"container": {"environment_variables": {"NAME": null, ...}}}': (
         "RFC 7386's removal of map keys; env values must be strings in the spec, so the provider sends "
@@ -67,10 +68,6 @@ def _strict_spec() -> dict[str, Any]:
         _forbid_unknown_properties(schema)
     schemas = strict["components"]["schemas"]
     schemas["ContainerGroupProbeHttpHeaders"]["minItems"] = 0  # RELAXATIONS
-    schemas["ContainerGroupPriority"]["enum"] = [
-        *schemas["ContainerGroupPriority"]["enum"],
-        None,
-    ]  # RELAXATIONS
     return strict
 
 
@@ -116,10 +113,22 @@ def is_env_removal(schema_name: str, body: Any) -> bool:
     return isinstance(env, dict) and bool(env) and all(value is None for value in env.values())
 
 
+def _without_priority_removal(schema_name: str, body: Any) -> Any:
+    """A PATCH body with its `container.priority: null` (RELAXATIONS) taken out; any other body as it is."""
+    container = body.get("container") if schema_name == PATCH_SCHEMA and isinstance(body, dict) else None
+    if not isinstance(container, dict) or "priority" not in container or container["priority"] is not None:
+        return body
+    trimmed = {**body, "container": {k: v for k, v in container.items() if k != "priority"}}
+    if not trimmed["container"]:
+        del trimmed["container"]
+    return trimmed
+
+
 def problems(schema_name: str, body: Any) -> list[str]:
     """Every way `body` breaks the schema, but for RELAXATIONS, as `path: message` lines (empty: valid)."""
     if is_env_removal(schema_name, body):
         return []
+    body = _without_priority_removal(schema_name, body)
     errors = sorted(validator(schema_name).iter_errors(body), key=lambda e: list(e.absolute_path))
     return [
         f"{'.'.join(str(p) for p in error.absolute_path) or '<body>'}: {error.message}" for error in errors

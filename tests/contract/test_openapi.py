@@ -54,5 +54,11 @@ def test_env_removal_is_relaxed_for_patch_only() -> None:
     assert problems(CREATE_SCHEMA, {"container": {"environment_variables": {"A": None}}}) != []
 
 
+def test_priority_null_is_relaxed_for_patch_only() -> None:
+    create = problems(CREATE_SCHEMA, {"container": {"priority": None}})
+    assert any(line.startswith("container.priority:") for line in create)
+    assert problems(PATCH_SCHEMA, {"container": {"priority": None}}) == []
+
+
 def test_every_relaxation_has_a_reason() -> None:
     assert len(RELAXATIONS) == 3 and all(len(reason) > 40 for reason in RELAXATIONS.values())

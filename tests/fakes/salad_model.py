@@ -160,7 +160,9 @@ class Group:
 
 
 def group_status(g: Group, t: float) -> str:
-    if t < g.prepared_at:
+    # While the new version is hidden (knob version_after_preparation) the old one keeps serving, so the
+    # group shows the old version's status rather than `pending`.
+    if t < g.prepared_at and t >= g.version_shown_from:
         return "pending"
     if g.failed is not None:
         return "failed"

@@ -33,7 +33,7 @@ Lifecycle decisions (documented for the people testing against the emulator):
   `hardware_edits_bump_version` - a resources edit bumps ``version`` while the kept instances stay on the
   old one, and ``pending_change`` is true for `Timings.allocating`; `version_after_preparation` - an image
   change shows the new ``version`` only once the image is prepared (the PATCH answer shows the old one),
-  and the old instances keep serving until then;
+  and the old instances keep serving until then (the group shows their status, not ``pending``);
   `brief_stop_seconds` - with autostart on, the group shows ``stopped`` that long after preparing its image
   and answers /start with 400 meanwhile; `setback(image)` - the first instance of such an image goes
   running -> allocating (interruption), then downloading <-> allocating once, before running again.
