@@ -93,6 +93,8 @@ class EventWatch:
                 return  # the instance poll handles a vanished group; events can wait for the next read
             raise
         fresh = unseen(items, self._seen)
+        if self._before is None:  # only this read's events are judged by our clock (see failures.counts)
+            self._before = frozenset(fresh)
         self._seen = self._seen | frozenset(fresh)
         for event in fresh:
             if event.time >= self.since - timedelta(seconds=1):  # older history is context, not news
@@ -105,6 +107,7 @@ class EventWatch:
             ready=ready,
             want=want,
             max_failures=self.max_failures,
+            before=self._before,
         )
         if verdict.failed:
             raise WaitStopped(
