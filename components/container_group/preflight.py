@@ -12,12 +12,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from components.container_group.capacity import (
+    AUTOSCALER_KEY,
     HARDWARE_KEYS,
+    REPLICAS_KEY,
     availability_request,
     availability_warning,
     quota_problem,
+    quota_warning,
     reallocations_per_minute,
 )
+from components.container_group.queue_mode import replica_bounds, replica_range
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 
@@ -47,18 +51,30 @@ class Preflight:
     ) -> None:
         """Raise PreflightFailed when the quota refuses; warn through `say` when the GPUs are short.
 
-        With `olds` (an update) it only looks when replicas grow or the hardware changes.
+        With a queue autoscaler the quota must allow its minimum (else it fails) and should allow its
+        maximum (else a warning: the autoscaler stops short); availability is weighed against the maximum.
+        A group being updated counts as holding its old maximum. With `olds` (an update) it only looks when
+        the replicas grow or the hardware changes.
         """
         name, organization = str(inputs["name"]), str(inputs["organization"])
-        asked = int(inputs["replicas"])
-        counted = int(olds["replicas"]) if olds is not None else 0
+        low, high = replica_bounds(dict(inputs))
+        counted = replica_bounds(dict(olds))[1] if olds is not None else 0
         hardware_changed = olds is None or any(olds.get(k) != inputs.get(k) for k in HARDWARE_KEYS)
-        if asked > counted:
-            problem = quota_problem(name, self.quotas(client, organization), asked=asked, counted=counted)
+        scaled = replica_range(dict(inputs)) is not None
+        if low > counted:
+            key = f"{AUTOSCALER_KEY}.minReplicas" if scaled else REPLICAS_KEY
+            quotas = self.quotas(client, organization)
+            problem = quota_problem(name, quotas, asked=low, counted=counted, key=key)
             if problem is not None:
                 raise PreflightFailed(problem)
+        if scaled and high > counted:
+            warning = quota_warning(
+                name, self.quotas(client, organization), max_replicas=high, counted=counted
+            )
+            if warning is not None:
+                say(warning)
         request = availability_request(inputs, gpu_ids)
-        if request is None or asked == 0 or not (hardware_changed or asked > counted):
+        if request is None or high == 0 or not (hardware_changed or high > counted):
             return
         try:
             answer = self._cached(
@@ -68,7 +84,7 @@ class Preflight:
         except SaladApiError as error:
             say(f"{name}: could not check GPU availability ({error.title}); going on")
             return
-        warning = availability_warning(name, answer, inputs)
+        warning = availability_warning(name, answer, inputs, replicas=high)
         if warning is not None:
             say(warning)
 

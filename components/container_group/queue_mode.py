@@ -27,6 +27,15 @@ def replica_range(inputs: dict[str, Any]) -> tuple[int, int] | None:
     return int(autoscaler["min_replicas"]), int(autoscaler["max_replicas"])
 
 
+def replica_bounds(inputs: dict[str, Any]) -> tuple[int, int]:
+    """(fewest, most) instances the group may run: the autoscaler's range, else `replicas` both ways."""
+    scaled = replica_range(inputs)
+    if scaled is not None:
+        return scaled
+    replicas = int(normalize_inputs(inputs)["replicas"])
+    return replicas, replicas
+
+
 def ready_target(inputs: dict[str, Any]) -> int:
     """Ready instances to wait for: min_ready_replicas, but never more than the autoscaler's floor."""
     scaled = replica_range(inputs)

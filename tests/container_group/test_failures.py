@@ -166,8 +166,8 @@ def test_availability_request_and_warning() -> None:
     assert request == {"gpu_classes": ["id-1"], "cpu": 4, "memory": 12288, "storage_amount": 50 * 1024**3}
     assert availability_request(inputs, []) is None
     answer = {"available_gpu_high": 2, "available_gpu_batch": 9}
-    warning = availability_warning("sd", answer, inputs)
+    warning = availability_warning("sd", answer, inputs, replicas=3)
     assert (
         warning is not None and "2 available node(s) with RTX 4090" in warning and "priority high" in warning
     )
-    assert availability_warning("sd", answer, {**inputs, "priority": "batch"}) is None
+    assert availability_warning("sd", answer, {**inputs, "priority": "batch"}, replicas=3) is None

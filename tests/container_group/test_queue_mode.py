@@ -173,6 +173,61 @@ def test_failed_smoke_job_fails_the_create_with_salads_events(
     assert "deleted again" in str(caught.value)
 
 
+def scaled(provider: ContainerGroupProvider, low: float, high: float, **overrides: Any) -> dict[str, Any]:
+    """Queue inputs as the stack config builds them: `replicas` is the autoscaler's minimum."""
+    autoscaler = {**AUTOSCALER, "min_replicas": low, "max_replicas": high}
+    return queue_inputs(provider, replicas=low, queue_autoscaler=autoscaler, **overrides)
+
+
+def test_quota_below_max_replicas_warns_and_the_deploy_goes_on(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    salad_emulator.set_replicas_quota(2)
+    outs = dict(provider.create(scaled(provider, 0.0, 3.0)).outs or {})
+    assert outs["status"] in ("deploying", "running")
+    printed = capsys.readouterr().out
+    assert "warning: the queue autoscaler may scale to 3 replicas" in printed
+    assert "container_replicas_quota is 2" in printed and "salad-sd:deployment.queue.autoscaler" in printed
+
+
+def test_raising_max_replicas_past_the_quota_warns_before_the_patch(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    olds = scaled(provider, 0.0, 3.0)
+    created = provider.create(olds)
+    capsys.readouterr()
+    salad_emulator.set_replicas_quota(4)  # none used: the group runs no instance without jobs
+    provider._preflight = type(provider._preflight)()  # a new process: nothing cached
+    provider.update(created.id, {**olds, **dict(created.outs or {})}, scaled(provider, 0.0, 8.0))
+    printed = capsys.readouterr().out
+    assert "may scale to 8 replicas" in printed and "4 more can be deployed" in printed
+    assert "needs 5 more" in printed  # counted from the old maximum, 3: the group may hold that many now
+    assert len(salad_emulator.requests_to("PATCH")) == 1
+
+
+def test_min_replicas_above_the_quota_fails_before_any_write(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator
+) -> None:
+    salad_emulator.set_replicas_quota(1)
+    salad_emulator.clear_log()
+    with pytest.raises(ContainerGroupError) as caught:
+        provider.create(scaled(provider, 2.0, 3.0))
+    message = str(caught.value)
+    assert "container_replicas_quota is 1" in message and "needs 2" in message
+    assert "salad-sd:deployment.queue.autoscaler.minReplicas" in message
+    assert [r.method for r in salad_emulator.request_log() if r.method != "GET"] == []
+
+
+def test_gpu_availability_is_checked_against_max_replicas_from_zero(
+    provider: ContainerGroupProvider, salad_emulator: SaladEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    salad_emulator.no_gpu_availability()
+    provider.create(scaled(provider, 0.0, 3.0, priority="batch"))
+    assert len(salad_emulator.requests_to("POST", "/sce-gpu-availability")) == 1
+    printed = capsys.readouterr().out
+    assert "warning: Salad reports 0 available node(s)" in printed and "for 3 replica(s)" in printed
+
+
 def test_check_rejects_an_autoscaler_without_a_queue_or_with_min_above_max(
     provider: ContainerGroupProvider,
 ) -> None:
