@@ -14,6 +14,7 @@ from components.salad.paths import queue_path, queues_path, segment
 
 JsonObject = dict[str, Any]
 MAX_PAGE_SIZE = 100  # the spec's page_size maximum for queue jobs
+MAX_JOB_PAGES = 100  # at most 10,000 jobs read: a queue that grows while we read must not keep us reading
 
 
 class QueueCalls:
@@ -61,10 +62,22 @@ class QueueCalls:
         return self._call("GET", f"{queue_path(organization, project, queue)}/jobs/{segment(job_id)}")
 
     def list_jobs(
-        self, organization: str, project: str, queue: str, *, page: int = 1, page_size: int = MAX_PAGE_SIZE
+        self, organization: str, project: str, queue: str, *, max_pages: int = MAX_JOB_PAGES
     ) -> list[JsonObject]:
-        path = f"{queue_path(organization, project, queue)}/jobs?page={page}&page_size={page_size}"
-        return list(self._call("GET", path)["items"])
+        """The queue's jobs, page after page until a short one (at most `max_pages` pages), each job once."""
+        return self._all_pages(f"{queue_path(organization, project, queue)}/jobs", max_pages)
+
+    def _all_pages(self, path: str, max_pages: int) -> list[JsonObject]:
+        """The `items` of `path` over its `page`/`page_size` pages; an item listed twice (the list moved
+        between two pages) is kept once, by id."""
+        items: dict[str, JsonObject] = {}
+        for page in range(1, max_pages + 1):
+            batch = list(self._call("GET", f"{path}?page={page}&page_size={MAX_PAGE_SIZE}")["items"])
+            for item in batch:
+                items.setdefault(str(item["id"]), item)  # `id` is required by the spec
+            if len(batch) < MAX_PAGE_SIZE:
+                break
+        return list(items.values())
 
     def delete_job(self, organization: str, project: str, queue: str, job_id: str) -> None:
         self._call("DELETE", f"{queue_path(organization, project, queue)}/jobs/{segment(job_id)}")

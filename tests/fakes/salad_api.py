@@ -404,7 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif rel is None:
             resp = emu.app.auth_problem(headers) or problem(404, f"no route for {url.path}")
         else:
-            resp = emu.app.handle(Request(method, rel, headers, raw, time.monotonic()))
+            resp = emu.app.handle(Request(method, rel, headers, raw, time.monotonic(), url.query))
             if resp.status == 201 and emu._take_fault(method, rel, ("create_then_503",)) is not None:
                 resp = html_page(503)
         log(resp.status)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.fakes.salad_catalog import gpu_classes
 from tests.fakes.salad_model import Group
@@ -74,10 +75,35 @@ class Request:
     headers: dict[str, str]  # lower-case names
     raw: bytes
     now: float
+    query: str = ""  # the URL's query string, undecoded
 
     @property
     def content_type(self) -> str | None:
         return self.headers.get("content-type")
+
+
+PAGE_MAX = 2147483647  # the spec's `Page` maximum (int32)
+PAGE_SIZE_MAX = 100  # the spec's `PageSize` maximum
+
+
+def page_window(req: Request, count: int) -> slice | Response:
+    """The slice of a `count`-item list that `page` and `page_size` ask for, or a 400 (spec's Page/PageSize).
+
+    Without them: page 1 of 100 (Salad's defaults are not documented).
+    """
+    asked = parse_qs(req.query, keep_blank_values=True)
+    bounds = {"page": (1, PAGE_MAX), "page_size": (1, PAGE_SIZE_MAX)}
+    values = {"page": 1, "page_size": PAGE_SIZE_MAX}
+    for name, (low, high) in bounds.items():
+        if name not in asked:
+            continue
+        text = asked[name][-1]
+        if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
+            detail = f"{name} must be an integer from {low} to {high}, got {text!r}"
+            return problem(400, detail, title="Validation Error")
+        values[name] = int(text)
+    start = (values["page"] - 1) * values["page_size"]
+    return slice(min(start, count), min(start + values["page_size"], count))
 
 
 _ORG = r"/organizations/(?P<org>[^/]+)"

@@ -9,7 +9,8 @@ Decisions (where Salad's docs are silent the behaviour is a knob, tested both wa
 * Jobs: `QueueJobPrototype` validated (`input` required, any JSON; `metadata` an object of at most 20
   keys; `webhook` 1-2048 characters). Status pending -> running -> succeeded | failed, or cancelled by
   DELETE. Events record `created`, each `started` (a retry adds another), and the final action. The list
-  answers the first page (at most 100 jobs, oldest first); page/page_size are not modelled.
+  is paged, oldest first: `page` (from 1) and `page_size` (1-100, default 100) per the spec, a page past
+  the end is empty, other values are 400.
 * A group created with a `queue_connection` naming no queue of its project is refused (400) while
   `reject_unknown_queue` is on (the default; Salad's portal only offers existing queues, its API's
   answer is undocumented); off, it is created and simply never gets jobs.
@@ -46,6 +47,7 @@ from tests.fakes.salad_http import (
     SaladApp,
     json_response,
     media_type,
+    page_window,
     problem,
 )
 from tests.fakes.salad_model import Group
@@ -308,8 +310,11 @@ class QueueService:
         q = self._queue(p)
         if q is None:
             return _missing_queue(p)
-        jobs = sorted(q.jobs.values(), key=lambda j: j.created)[:100]
-        return json_response(200, {"items": [self._render_job(j) for j in jobs]})
+        jobs = list(q.jobs.values())  # oldest first: the dict keeps creation order
+        window = page_window(req, len(jobs))
+        if isinstance(window, Response):
+            return window
+        return json_response(200, {"items": [self._render_job(j) for j in jobs[window]]})
 
     def create_job(self, p: Params, req: Request) -> Response:
         q = self._queue(p)

@@ -97,6 +97,22 @@ def test_job_validation_and_cancel(api: Queues) -> None:
     assert api.job(job["id"])["status"] == "cancelled"
 
 
+def test_job_list_pages_oldest_first_and_rejects_pages_outside_the_spec(api: Queues) -> None:
+    api.create_queue({"name": QUEUE})
+    ids = [api.submit({"input": n}).json()["id"] for n in range(7)]
+
+    def listed(query: str) -> requests.Response:
+        return api.session.get(api.qurl(f"/{QUEUE}/jobs{query}"), timeout=5)
+
+    pages = [[job["id"] for job in listed(f"?page={n}&page_size=3").json()["items"]] for n in (1, 2, 3, 4)]
+    assert pages == [ids[0:3], ids[3:6], ids[6:7], []]
+    assert [job["id"] for job in listed("").json()["items"]] == ids
+    for query in ("?page=0", "?page_size=0", "?page_size=101", "?page=x", "?page_size=-1", "?page="):
+        answer = listed(query)
+        assert answer.status_code == 400, query
+        assert "must be an integer" in answer.json()["detail"]
+
+
 def test_jobs_run_on_the_stand_in_worker_after_scaling_up_from_zero(
     api: Queues, emu: SaladEmulator, webui: WebuiServer
 ) -> None:

@@ -117,6 +117,25 @@ def test_delete_says_when_jobs_are_left(
     assert "still holds 1 unfinished job(s) (1 pending, 0 running)" in capsys.readouterr().out
 
 
+def test_delete_counts_unfinished_jobs_past_the_first_page(
+    provider: QueueProvider, salad_emulator: SaladEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    with requests.Session() as session:
+        session.headers["Salad-Api-Key"] = TEST_API_KEY
+        jobs_url = queue_url(salad_emulator, "/jobs")
+        jobs = [session.post(jobs_url, json={"input": n}, timeout=5) for n in range(103)]
+        for finished in jobs[:100]:  # page 1 holds only finished (cancelled) jobs
+            job_url = queue_url(salad_emulator, f"/jobs/{finished.json()['id']}")
+            assert session.delete(job_url, timeout=5).status_code == 202
+    salad_emulator.clear_log()
+    provider.delete(created.id, dict(created.outs))
+    assert "still holds 3 unfinished job(s) (3 pending, 0 running)" in capsys.readouterr().out
+    pages = [r.query for r in salad_emulator.requests_to("GET", f"/queues/{NAME}/jobs")]
+    assert pages == ["page=1&page_size=100", "page=2&page_size=100"]
+
+
 def test_update_of_a_queue_deleted_outside_pulumi(
     provider: QueueProvider, salad_emulator: SaladEmulator
 ) -> None:

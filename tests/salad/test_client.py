@@ -407,3 +407,15 @@ def test_instance_actions_act_and_are_bounded_per_minute(
     with pytest.raises(SaladApiError) as missing:
         client.restart_instance(ORG, PROJECT, "sd-test", "00000000-0000-0000-0000-000000000000")
     assert missing.value.status == 404
+
+
+def test_list_jobs_reads_every_page_once_and_stops_at_its_bound(
+    client: SaladClient, salad_emulator: SaladEmulator
+) -> None:
+    client.create_queue(ORG, PROJECT, {"name": "jobs"})
+    created = [client.create_job(ORG, PROJECT, "jobs", {"input": n})["id"] for n in range(200)]
+    salad_emulator.clear_log()
+    assert [job["id"] for job in client.list_jobs(ORG, PROJECT, "jobs")] == created
+    pages = [r.query for r in salad_emulator.requests_to("GET", "/queues/jobs/jobs")]
+    assert pages == [f"page={n}&page_size=100" for n in (1, 2, 3)]  # 200 jobs: the third page is empty
+    assert len(client.list_jobs(ORG, PROJECT, "jobs", max_pages=1)) == 100
