@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import components.model_image.resource
-from components.container_group.provider import PROVIDER_KEY
+from components.container_group.provider_base import PROVIDER_KEY
 from tests.paths import REPO_ROOT, STACK_FILES
 from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
 

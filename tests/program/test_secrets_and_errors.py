@@ -19,7 +19,7 @@ from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 import components.model_image.resource
 import components.program.secrecy
-from components.container_group.provider import PROVIDER_KEY
+from components.container_group.provider_base import PROVIDER_KEY
 from components.model_image.models import ModelError
 from tests.paths import REPO_ROOT
 from tests.program.test_main_program import EXTRA_OUTPUTS, GROUP_TYPE
