@@ -1,6 +1,7 @@
 """A local stand-in for saladtechnologies/a1111:ipv6-*, built without pulling anything.
 
-1. A Debian bookworm rootfs (minbase + python3 + socat) from `debootstrap` (only the Debian mirror is
+1. A Debian bookworm rootfs (minbase + python3, pip, socat, and the jq and rsync the real entrypoint
+   calls) from `debootstrap` (only the Debian mirror is
    needed), imported as `ROOTFS_TAG`, kept between runs: building it takes ~35 s.
 2. `tests/image/standin/Dockerfile` on top: the real image's workdir and `/docker/entrypoint.sh`
    contract, with `tests/fakes/fake_webui.py` as `webui.py`. Rebuilt every session (a second).
@@ -19,7 +20,7 @@ from tests.paths import REPO_ROOT
 
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
-ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-socat-1"
+ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-pip-socat-jq-rsync-1"
 STANDIN_TAG = "salad-sd-test/a1111-standin:latest"
 MIRROR = os.environ.get("SALAD_SD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # Trimmed after debootstrap: not needed to run python3 and socat.
@@ -42,7 +43,7 @@ def ensure_rootfs(docker: Docker) -> str:
     with tempfile.TemporaryDirectory(prefix="salad-sd-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
         result = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,socat", "bookworm", str(root), MIRROR],
+            ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,socat,jq,rsync", "bookworm", str(root), MIRROR],
             capture_output=True,
             text=True,
             timeout=600,
