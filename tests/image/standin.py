@@ -43,7 +43,14 @@ def ensure_rootfs(docker: Docker) -> str:
     with tempfile.TemporaryDirectory(prefix="salad-sd-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
         result = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,socat,jq,rsync", "bookworm", str(root), MIRROR],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-pip,socat,jq,rsync",
+                "bookworm",
+                str(root),
+                MIRROR,
+            ],
             capture_output=True,
             text=True,
             timeout=600,

@@ -218,7 +218,9 @@ def test_exits_non_zero_when_the_webui_is_killed(supervisors: Any) -> None:
 
 def test_exits_non_zero_when_the_webui_dies_during_the_warm_up(supervisors: Any) -> None:
     supervisor = supervisors(FAKE_WEBUI_LOAD_SECONDS="30")
-    wait_until(lambda: len(supervisor.children()) == 2, timeout=10, interval=0.05, message="webui and warm-up")
+    wait_until(
+        lambda: len(supervisor.children()) == 2, timeout=10, interval=0.05, message="webui and warm-up"
+    )
     os.kill(supervisor.child("fake_webui.py"), signal.SIGKILL)
     code, out = supervisor.finish()
     assert code == 137, out
@@ -284,9 +286,7 @@ def test_a_webui_ignoring_sigterm_is_killed_after_the_grace_period(supervisors: 
         "pathlib.Path(sys.argv[1]).touch()\n"
         "time.sleep(60)\n"
     )
-    supervisor = supervisors(
-        webui_cmd=f"{sys.executable} {stubborn} {ignoring}", STOP_GRACE_SECONDS="1"
-    )
+    supervisor = supervisors(webui_cmd=f"{sys.executable} {stubborn} {ignoring}", STOP_GRACE_SECONDS="1")
     wait_until(
         lambda: ignoring.exists() and len(supervisor.children()) == 2,
         timeout=10,
