@@ -45,14 +45,19 @@ class FetchError(ModelError):
     """A download failed or produced a file with the wrong checksum."""
 
 
-def load_models(config_path: Path) -> list[ModelSpec]:
-    """The model list of a `Pulumi.<stack>.yaml` (`salad-sd:image` -> `models`)."""
+def load_image_section(config_path: Path) -> dict[str, object]:
+    """The `salad-sd:image` object of a `Pulumi.<stack>.yaml` (empty when unset)."""
     document = yaml.safe_load(config_path.read_text()) or {}
     config = document.get("config") or {}
     image = config.get("salad-sd:image") or {}
     if not isinstance(image, dict):
         raise ModelError(f"salad-sd:image in {config_path} must be an object")
-    return parse_models(image.get("models"), CONFIG_KEY)
+    return image
+
+
+def load_models(config_path: Path) -> list[ModelSpec]:
+    """The model list of a `Pulumi.<stack>.yaml` (`salad-sd:image` -> `models`)."""
+    return parse_models(load_image_section(config_path).get("models"), CONFIG_KEY)
 
 
 class Progress:

@@ -3,8 +3,10 @@
 1. A Debian bookworm rootfs (minbase + python3, pip, socat, and the jq and rsync the real entrypoint
    calls) from `debootstrap` (only the Debian mirror is
    needed), imported as `ROOTFS_TAG`, kept between runs: building it takes ~35 s.
-2. `tests/image/standin/Dockerfile` on top: the real image's workdir and `/docker/entrypoint.sh`
-   contract, with `tests/fakes/fake_webui.py` as `webui.py`. Rebuilt every session (a second).
+2. `tests/image/standin/Dockerfile` on top: the real base's layout and a `/docker/entrypoint.sh` that
+   behaves like the real one (config write, /data links, the `set -e` install.py loop at every start,
+   `exec "$@"`), A1111's `launch` module for install.py scripts, and `tests/fakes/fake_webui.py` as
+   `webui.py`. Rebuilt every session (a second).
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def build_standin(docker: Docker) -> str:
     rootfs = ensure_rootfs(docker)
     with tempfile.TemporaryDirectory(prefix="salad-sd-standin-") as tmp:
         context = Path(tmp)
-        shutil.copy2(STANDIN_DIR / "Dockerfile", context / "Dockerfile")
-        shutil.copy2(STANDIN_DIR / "entrypoint.sh", context / "entrypoint.sh")
+        for name in ("Dockerfile", "entrypoint.sh", "config.py", "launch.py"):
+            shutil.copy2(STANDIN_DIR / name, context / name)
         shutil.copy2(FAKE_WEBUI, context / "webui.py")
         docker.build(context, STANDIN_TAG, {"ROOTFS_IMAGE": rootfs})
     return STANDIN_TAG
