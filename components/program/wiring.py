@@ -33,6 +33,8 @@ def deployment_args(config: StackConfig) -> A1111DeploymentArgs:
         image=ModelImageArgs(
             repository=image.repository,
             models=image.models,
+            extensions=image.extensions,
+            queue_worker=image.queue_worker,
             base_image=image.base_image or DEFAULT_BASE_IMAGE,
             tag=image.tag,
             ref=image.ref,

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from components.model_image.webui_flags import refused_flags
 from components.program.stack_config import PROBE_DEFAULTS
 from tests.fakes.waiting import wait_until
 from tests.image.conftest import bench
@@ -169,6 +170,13 @@ def test_flags_that_break_the_bridge_or_probes_are_refused(supervisors: Any, cli
     assert code == 2, out
     assert f"refusing {flag} in CLI_ARGS/WEBUI_EXTRA_ARGS" in out
     assert "starting webui" not in out
+
+
+def test_every_flag_the_config_refuses_is_refused_by_the_entrypoint(supervisors: Any) -> None:
+    for flag in refused_flags():
+        code, out = supervisors(WEBUI_EXTRA_ARGS=f"{flag}=x").finish()
+        assert code == 2, out
+        assert f"refusing {flag} in CLI_ARGS/WEBUI_EXTRA_ARGS" in out
 
 
 def test_the_bridge_opens_only_once_a_txt2img_works(supervisors: Any) -> None:
