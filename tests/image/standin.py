@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -23,7 +24,8 @@ from tests.paths import REPO_ROOT
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
 ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-pip-socat-jq-rsync-1"
-STANDIN_TAG = "salad-sd-test/a1111-standin:latest"
+STANDIN_REPOSITORY = "salad-sd-test/a1111-standin"
+_STANDIN_FILES = ("Dockerfile", "entrypoint.sh", "config.py", "launch.py")
 MIRROR = os.environ.get("SALAD_SD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # Trimmed after debootstrap: not needed to run python3 and socat.
 _PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale")
@@ -66,13 +68,22 @@ def ensure_rootfs(docker: Docker) -> str:
     return ROOTFS_TAG
 
 
+def standin_tag() -> str:
+    """Tagged by content, so that two checkouts testing at once never build on each other's stand-in."""
+    digest = hashlib.sha256()
+    for path in [*(STANDIN_DIR / name for name in _STANDIN_FILES), FAKE_WEBUI]:
+        digest.update(path.read_bytes())
+    return f"{STANDIN_REPOSITORY}:{digest.hexdigest()[:16]}"
+
+
 def build_standin(docker: Docker) -> str:
     """The stand-in base image tag (built on the cached rootfs)."""
     rootfs = ensure_rootfs(docker)
+    tag = standin_tag()
     with tempfile.TemporaryDirectory(prefix="salad-sd-standin-") as tmp:
         context = Path(tmp)
-        for name in ("Dockerfile", "entrypoint.sh", "config.py", "launch.py"):
+        for name in _STANDIN_FILES:
             shutil.copy2(STANDIN_DIR / name, context / name)
         shutil.copy2(FAKE_WEBUI, context / "webui.py")
-        docker.build(context, STANDIN_TAG, {"ROOTFS_IMAGE": rootfs})
-    return STANDIN_TAG
+        docker.build(context, tag, {"ROOTFS_IMAGE": rootfs})
+    return tag
