@@ -77,13 +77,13 @@ class Progress:
                 bar = "#" * int(fraction * 30)
                 self.out.write(
                     f"\r  {self.label} [{bar:<30}] {fraction:6.1%} "
-                    f"{_size(done)}/{_size(self.total)} {_size(int(rate))}/s"
+                    f"{human_size(done)}/{human_size(self.total)} {human_size(int(rate))}/s"
                 )
             elif int(fraction * 10) > self._last_decile:
                 self._last_decile = int(fraction * 10)
-                self.out.write(f"  {self.label}: {fraction:.0%} of {_size(self.total)}\n")
+                self.out.write(f"  {self.label}: {fraction:.0%} of {human_size(self.total)}\n")
         elif self.tty:
-            self.out.write(f"\r  {self.label} {_size(done)} {_size(int(rate))}/s")
+            self.out.write(f"\r  {self.label} {human_size(done)} {human_size(int(rate))}/s")
         self.out.flush()
 
     def finish(self) -> None:
@@ -92,7 +92,7 @@ class Progress:
             self.out.flush()
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":

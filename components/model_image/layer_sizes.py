@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from components.model_image.fetch import human_size
 
 GROUPS = ("base", "extensions", "models", "ours")
 FIRST_OWN_STEP = "/docker/salad/check_base.sh"  # the Dockerfile's first instruction after FROM
@@ -37,7 +39,9 @@ def group_sizes(layers: Iterable[tuple[int, str]]) -> dict[str, int]:
     return sizes
 
 
-def history(image: str, docker: str = "docker") -> list[tuple[int, str]]:
+def history(
+    image: str, docker: str = "docker", env: Mapping[str, str] | None = None
+) -> list[tuple[int, str]]:
     """`(size, created_by)` of the image's layers, oldest first."""
     output = subprocess.run(
         [docker, "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", image],
@@ -45,6 +49,7 @@ def history(image: str, docker: str = "docker") -> list[tuple[int, str]]:
         text=True,
         check=True,
         timeout=60,
+        env=None if env is None else dict(env),
     ).stdout
     entries = []
     for line in output.splitlines():
@@ -54,9 +59,8 @@ def history(image: str, docker: str = "docker") -> list[tuple[int, str]]:
 
 
 def describe(sizes: dict[str, int]) -> str:
-    total = sum(sizes.values())
-    lines = [f"  {group:<11}{sizes[group] / 1e6:>12,.1f} MB" for group in GROUPS]
-    return "\n".join([*lines, f"  {'total':<11}{total / 1e6:>12,.1f} MB (uncompressed)"])
+    lines = [f"  {group:<11}{human_size(sizes[group]):>10}" for group in GROUPS]
+    return "\n".join([*lines, f"  {'total':<11}{human_size(sum(sizes.values())):>10} (uncompressed)"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
