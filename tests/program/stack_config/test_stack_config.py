@@ -621,3 +621,11 @@ def test_harmless_webui_flags_and_the_xformers_setting_pass() -> None:
     env = {"CLI_ARGS": "--medvram --no-hashing", "WEBUI_EXTRA_ARGS": "--portable", "SALAD_SD_XFORMERS": "0"}
     inputs = load(deployment={"env": env}).container_group_inputs
     assert inputs["environment_variables"] == env
+
+
+def test_the_base_image_may_be_pinned_by_digest() -> None:
+    pinned = f"saladtechnologies/a1111:ipv6-v1.9.4@sha256:{SHA}"
+    assert load(image={**IMAGE, "baseImage": pinned}).image.base_image == pinned
+    assert any(
+        "best pinned by digest" in p for p in problems_of(image={**IMAGE, "baseImage": "a1111@sha256:short"})
+    )
