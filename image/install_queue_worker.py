@@ -1,8 +1,9 @@
 """Build step: downloads Salad's HTTP job-queue worker, checks its sha256, installs it.
 
-    python install_queue_worker.py URL SHA256 [DESTINATION]   # default /usr/local/bin/salad-http-job-queue-worker
-    python install_queue_worker.py "" ""                      # leaves the worker out (nothing to do)
+    python install_queue_worker.py URL SHA256 [DESTINATION]
+    python install_queue_worker.py "" ""       # leaves the worker out (nothing to do)
 
+DESTINATION defaults to /usr/local/bin/salad-http-job-queue-worker.
 URL is a release asset of github.com/SaladTechnologies/salad-cloud-job-queue-worker: a .tar.gz holding
 `salad-http-job-queue-worker` (extracted), or the binary itself. SHA256 is the download's, checked
 before anything is installed. Standard library only.
@@ -30,7 +31,7 @@ def fetch(url: str) -> bytes:
 def binary_from(download: bytes) -> bytes:
     """The worker binary: the archive's `salad-http-job-queue-worker` member, or the download itself."""
     try:
-        archive = tarfile.open(fileobj=io.BytesIO(download), mode="r:*")
+        archive = tarfile.open(fileobj=io.BytesIO(download), mode="r:*")  # noqa: SIM115 (closed below)
     except tarfile.TarError:
         return download
     with archive:

@@ -1,4 +1,6 @@
-"""Downloads the stack's models into the build context, with a progress bar, and verifies them.
+"""Stages what the image bakes in, from a stack's config file (no Pulumi CLI needed): downloads the
+models into the build context with a progress bar and verifies them, and checks the extensions out at
+their pinned commits (`components.model_image.extensions`). `scripts/stage-image.sh STACK` runs it.
 
     python -m components.model_image.fetch --stack dev             # reads Pulumi.dev.yaml
     python -m components.model_image.fetch --config path/to/Pulumi.prod.yaml [--context image]
@@ -25,6 +27,8 @@ from urllib.parse import urlparse
 import requests
 import yaml
 
+from components.model_image.extensions import CONFIG_KEY as EXTENSIONS_KEY
+from components.model_image.extensions import parse_extensions, stage_extensions
 from components.model_image.models import (
     CONFIG_KEY,
     ModelError,
@@ -201,15 +205,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_path = options.config or options.project_dir / f"Pulumi.{options.stack}.yaml"
     context = options.context or options.project_dir / "image"
     try:
-        models = load_models(config_path)
-        if not models:
-            print(f"{CONFIG_KEY} is empty in {config_path}: nothing to fetch")
+        image = load_image_section(config_path)
+        if image.get("ref") is not None:
+            print("salad-sd:image.ref is set: nothing is built, nothing to stage")
             return 0
-        fetched = fetch(models, context)
+        models = parse_models(image.get("models"), CONFIG_KEY)
+        extensions = parse_extensions(image.get("extensions"), EXTENSIONS_KEY)
+        if models:
+            fetched = fetch(models, context)
+            print(f"{len(models)} model(s) ready in {context / 'models'}; downloaded {len(fetched)}")
+        else:
+            print(f"{CONFIG_KEY} is empty in {config_path}: nothing to fetch")
+        staged = stage_extensions(extensions, context)
     except (OSError, ModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"{len(models)} model(s) ready in {context / 'models'}; downloaded {len(fetched)}")
+    if extensions:
+        print(f"{len(extensions)} extension(s) ready in {context / 'extensions'}; checked out {len(staged)}")
     return 0
 
 

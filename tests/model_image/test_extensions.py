@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.model_image import stage
+from components.model_image import fetch
 from components.model_image.extensions import (
     ExtensionError,
     ExtensionSpec,
@@ -160,7 +160,9 @@ def test_verify_staged_names_what_is_missing_or_stray(
         verify_staged([ExtensionSpec(f"file://{repo}", first, "tool")], context)
 
 
-def test_the_stage_command_reads_the_stack_file(upstream: tuple[Path, str, str], tmp_path: Path) -> None:
+def test_the_fetch_command_stages_the_stack_files_extensions(
+    upstream: tuple[Path, str, str], tmp_path: Path
+) -> None:
     repo, first, _ = upstream
     context = tmp_path / "image"
     (context / "models" / "checkpoint").mkdir(parents=True)
@@ -172,8 +174,8 @@ def test_the_stage_command_reads_the_stack_file(upstream: tuple[Path, str, str],
         "extensions": [{"url": f"file://{repo}", "ref": first}],
     }
     config.write_text(yaml.safe_dump({"config": {"salad-sd:image": image}}))
-    assert stage.main(["--config", str(config), "--context", str(context)]) == 0
+    assert fetch.main(["--config", str(config), "--context", str(context)]) == 0
     assert (context / "extensions" / "sd-webui-tool" / "install.py").exists()
     image["extensions"] = [{"url": f"file://{repo}", "ref": "f" * 40}]
     config.write_text(yaml.safe_dump({"config": {"salad-sd:image": image}}))
-    assert stage.main(["--config", str(config), "--context", str(context)]) == 1
+    assert fetch.main(["--config", str(config), "--context", str(context)]) == 1
