@@ -5,7 +5,9 @@
 
 Figures and targets (DEVELOPERS.md, issue 3): API calls for create, a no-op diff (target 0), a replicas update
 (target 1 PATCH) and delete; readiness detection latency, from the emulator's first ready instance to `create`
-returning (target <= 5 s); peak request rate with 10 groups deploying in parallel (target <= 200/min).
+returning (target <= 5 s); peak request rate with 10 groups deploying in parallel, system-log events polled
+too (target <= 200/min); time from the `maxFailures`-th failure event to the error (issue 11: within three
+poll cycles).
 The provider runs with its production pacing (first poll 1 s, then every 5 s) and rate budget.
 """
 
@@ -15,12 +17,13 @@ import argparse
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from components.container_group.provider import ContainerGroupProvider
+from components.container_group.provider import ContainerGroupError, ContainerGroupProvider
 from tests.fakes.salad_api import LoggedRequest, SaladEmulator, Timings
 
 ORG, PROJECT = "bench-org", "bench"
@@ -69,7 +72,8 @@ def describe(calls: list[LoggedRequest]) -> str:
     kinds: dict[str, int] = {}
     for call in calls:
         last = call.path.rsplit("/", 1)[-1]
-        target = last if last in ("instances", "gpu-classes", "containers", "start") else "group"
+        known = ("instances", "gpu-classes", "containers", "start", "system-logs", "quotas", "log-entries")
+        target = last if last in (*known, "sce-gpu-availability") else "group"
         kind = f"{call.method} {target}"
         kinds[kind] = kinds.get(kind, 0) + 1
     return f"{len(calls)} ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})"
@@ -145,6 +149,38 @@ def parallel_groups(emulator: SaladEmulator, count: int) -> None:
         provider.delete("", {"name": name, "organization": ORG, "project": PROJECT})
 
 
+def failure_to_error(emulator: SaladEmulator, max_failures: int = 3) -> None:
+    """A create whose instances run out of memory: how long after the decisive event the error comes."""
+    provider = provider_for(emulator)
+    name = "bench-oom"
+    emulator.fail_instances("sha256:" + "b" * 8, "out_of_memory")
+    inputs = {**wire_inputs(name), "max_failures": float(max_failures)}
+    t0 = time.monotonic()
+    try:
+        provider.create(checked(provider, inputs))
+    except ContainerGroupError:
+        failed_at = time.monotonic()
+    else:
+        raise AssertionError("the create was expected to fail")
+    group = emulator.world.incidents.history[name]
+    logs = emulator.world.incidents.system_logs(group, failed_at, emulator.world.iso, limit=None)
+    oom = sorted(e["event_time"] for e in logs if "Out of System Memory" in e["event_name"])
+    decisive = _monotonic(emulator, oom[max_failures - 1])
+    calls = calls_between(emulator.request_log(), t0, failed_at)
+    decided = next(c.time for c in calls if c.method == "DELETE")  # the clean-up starts once it gave up
+    print(
+        f"out-of-memory create: gave up {decided - decisive:.1f}s after failure event #{max_failures} "
+        f"(target: within 3 polls = 15 s), error {failed_at - decisive:.1f}s after it (half-created group "
+        f"deleted first), {failed_at - t0:.0f}s after the create began; calls {describe(calls)}"
+    )
+
+
+def _monotonic(emulator: SaladEmulator, iso: str) -> float:
+    now = emulator.world.now()
+    wall_now = datetime.fromisoformat(emulator.world.iso(now).replace("Z", "+00:00"))
+    return now + (datetime.fromisoformat(iso.replace("Z", "+00:00")) - wall_now).total_seconds()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -153,12 +189,16 @@ def main() -> None:
         "--speed", type=float, default=6.0, help="how much faster than realistic Salad timings"
     )
     parser.add_argument("--groups", type=int, default=10)
+    parser.add_argument("--only-failure", action="store_true", help="only the fail-fast figure")
     args = parser.parse_args()
     timings = Timings.realistic().scaled(args.speed)
     print(f"emulator timings (s): {timings}")
+    if not args.only_failure:
+        with SaladEmulator(api_key=API_KEY, timings=timings) as emulator:
+            single_group(emulator)
+            parallel_groups(emulator, args.groups)
     with SaladEmulator(api_key=API_KEY, timings=timings) as emulator:
-        single_group(emulator)
-        parallel_groups(emulator, args.groups)
+        failure_to_error(emulator)
 
 
 if __name__ == "__main__":

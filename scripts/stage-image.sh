@@ -12,4 +12,4 @@ if [ ! -f "Pulumi.$stack.yaml" ]; then
   exit 2
 fi
 command -v git >/dev/null || { echo "stage-image: git is required to stage extensions" >&2; exit 2; }
-exec "${PYTHON:-venv/bin/python}" -m components.model_image.fetch --stack "$stack"
+exec venv/bin/python -m components.model_image.fetch --stack "$stack"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,8 +30,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return [r for r in self.resources if r.typ == typ]
 
 
-def install_mocks(mocks: pulumi.runtime.Mocks, *, stack: str, project: str = "salad-sd") -> None:
+def install_mocks(
+    mocks: pulumi.runtime.Mocks,
+    *,
+    stack: str,
+    project: str = "salad-sd",
+    preview: bool = False,
+    monitor: pulumi.runtime.mocks.MockMonitor | None = None,
+    logger: logging.Logger | None = None,
+) -> None:
     """Installs `mocks` on a fresh event loop: earlier tests (asyncio.run) can leave the main thread
     without one, and the mocks need one."""
     asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger
+    )

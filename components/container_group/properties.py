@@ -29,6 +29,15 @@ class Integer:
 
 
 @dataclass(frozen=True)
+class Number:
+    """A real number (fractions allowed)."""
+
+    minimum: float
+    maximum: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Boolean:
     pass
 
@@ -66,7 +75,7 @@ class Obj:
     exactly_one_of: tuple[str, ...] = ()
 
 
-Spec = Integer | Boolean | Text | Choice | ListOf | MapOf | Obj
+Spec = Integer | Number | Boolean | Text | Choice | ListOf | MapOf | Obj
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,10 @@ INPUTS: Mapping[str, Field] = {
     "min_ready_replicas": Field(Integer(0, 500), default=1, update=Update.PROVIDER),
     "ready_timeout_minutes": Field(Integer(1, 1440), default=45, update=Update.PROVIDER),
     "adopt": Field(Boolean(), default=False, update=Update.PROVIDER),
+    # Failure events (exits, OOM, probe failures...) of the awaited version that stop the wait.
+    "max_failures": Field(Integer(1, 100), default=3, update=Update.PROVIDER),
+    # Opt-in: reallocate an instance stuck downloading/creating for this long. None: never.
+    "reallocate_stuck_after_minutes": Field(Number(0.1, 1440, note=" minutes"), update=Update.PROVIDER),
     # After readiness, one tiny txt2img through the gateway must return a PNG.
     "smoke_test": Field(Boolean(), default=False, update=Update.PROVIDER),
 }

@@ -28,6 +28,7 @@ from components.container_group.gpu_classes import (
     resolve_gpu_classes,
 )
 from components.container_group.outputs import inputs_from_group, outputs_from_group
+from components.container_group.preflight import Preflight, PreflightFailed
 from components.container_group.readiness import count_ready, required_ready
 from components.container_group.request_body import create_body, patch_body
 from components.container_group.settings import (
@@ -45,6 +46,7 @@ from components.container_group.waiting import (
     wait_until_gone,
     wait_until_serving,
 )
+from components.container_group.waiting_events import EventWatch
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 from components.salad.rate_budget import shared_budget
@@ -70,6 +72,7 @@ class ContainerGroupProvider(ResourceProvider):
         self._salad: SaladClient | None = None
         self._gpu_classes: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._preflight = Preflight()
 
     # Only the class reference goes into `__provider`: settings, client and caches are process state.
     def __getstate__(self) -> dict[str, int]:
@@ -106,6 +109,8 @@ class ContainerGroupProvider(ResourceProvider):
         inputs = _without_provider(props)
         client, ref = self._client(), _ref(inputs)
         gpu_ids = self._resolve_gpus(client, inputs)
+        if not inputs.get("adopt"):
+            self._check_capacity(client, inputs, gpu_ids, olds=None)
         group, ours = self._create_or_adopt(client, ref, inputs, gpu_ids)
         try:
             serving = self._wait_serving(client, ref, inputs, version=None)
@@ -124,6 +129,7 @@ class ContainerGroupProvider(ResourceProvider):
         patch = patch_body(_without_provider(olds), inputs, gpu_ids)
         version = None
         if patch:
+            self._check_capacity(client, inputs, gpu_ids, olds=_without_provider(olds))
             try:
                 updated = client.update_container_group(ref.organization, ref.project, ref.name, patch)
             except SaladApiError as error:
@@ -237,7 +243,30 @@ class ContainerGroupProvider(ResourceProvider):
             timeout_seconds=float(inputs["ready_timeout_minutes"]) * 60,
             pacing=self._pacing(),
             say=_say,
+            watch=self._event_watch(client, ref, inputs),
         )
+
+    def _event_watch(self, client: SaladClient, ref: GroupRef, inputs: Props) -> EventWatch:
+        per_minute = None
+        if inputs.get("reallocate_stuck_after_minutes") is not None:
+            per_minute = self._preflight.reallocations_per_minute(client, ref.organization)
+        return EventWatch(
+            client,
+            ref.organization,
+            ref.project,
+            ref.name,
+            inputs=inputs,
+            say=_say,
+            reallocations_per_minute=per_minute,
+        )
+
+    def _check_capacity(
+        self, client: SaladClient, inputs: Props, gpu_ids: list[str], *, olds: Props | None
+    ) -> None:
+        try:
+            self._preflight.check(client, inputs, gpu_ids, olds=olds, say=_say)
+        except PreflightFailed as refused:
+            raise ContainerGroupError(str(refused)) from None
 
     def _outputs(
         self, client: SaladClient, inputs: Props, group: dict[str, Any], gpu_ids: list[str], ready: int

@@ -78,6 +78,11 @@ class ContainerGroupArgs:
     """Ready instances to wait for on create and update (default 1, never more than replicas)."""
     ready_timeout_minutes: pulumi.Input[int] | None = None
     """Deadline of that wait, default 45 (Pulumi's customTimeouts do not reach dynamic providers)."""
+    max_failures: pulumi.Input[int] | None = None
+    """Failure events (exits, out of memory, probe failures, disk exceeded, image pull errors) of the
+    awaited version after which the wait stops with their reasons (default 3)."""
+    reallocate_stuck_after_minutes: pulumi.Input[float] | None = None
+    """Opt-in: reallocate an instance that stays downloading or creating this long (fractions allowed)."""
     smoke_test: pulumi.Input[bool] | None = None
     """After readiness, one 1-step 64x64 txt2img through the gateway must return a PNG (default false)."""
     adopt: pulumi.Input[bool] | None = None

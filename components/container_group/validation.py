@@ -21,6 +21,7 @@ from components.container_group.properties import (
     Integer,
     ListOf,
     MapOf,
+    Number,
     Obj,
     Spec,
     Text,
@@ -71,6 +72,8 @@ def _check(spec: Spec, value: Any, path: str) -> Checked:
     match spec:
         case Integer():
             return _check_integer(spec, value, path)
+        case Number():
+            return _check_number(spec, value, path)
         case Boolean():
             if isinstance(value, bool):
                 return value, []
@@ -100,6 +103,20 @@ def _check_integer(spec: Integer, value: Any, path: str) -> Checked:
         return number, []
     shown = show(value if number is None else number)
     reason = f"{path} must be an integer between {spec.minimum} and {spec.maximum}{spec.note}, got {shown}"
+    return value, [Failure(path, reason)]
+
+
+def _check_number(spec: Number, value: Any, path: str) -> Checked:
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and spec.minimum <= value <= spec.maximum
+    )
+    if ok:
+        return float(value), []
+    reason = (
+        f"{path} must be a number between {spec.minimum:g} and {spec.maximum:g}{spec.note}, got {show(value)}"
+    )
     return value, [Failure(path, reason)]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.container_group.readiness import count_ready, progress_line
+from components.container_group.waiting_events import EventWatch, WaitStopped
 from components.salad.client import SaladClient
 from components.salad.errors import SaladApiError
 
@@ -54,11 +55,12 @@ def wait_until_serving(
     timeout_seconds: float,
     pacing: Pacing,
     say: Callable[[str], None],
+    watch: EventWatch | None = None,
 ) -> Serving:
     """Poll until `want` instances (of `version`, when given) run and pass readiness.
 
     Starts the group if it sits stopped. Raises WaitFailed with Salad's description when the group goes
-    `failed`, when it disappears, or at the deadline.
+    `failed`, when it disappears, at the deadline, or when `watch` sees the instances keep failing.
     """
     group: dict[str, Any] | None = None
     instances: list[dict[str, Any]] = []
@@ -103,7 +105,14 @@ def wait_until_serving(
         report(progress_line(ref.name, instances, want, version))
         if ready >= want:
             return Serving(group, ready)
-    raise WaitFailed(_timeout_message(ref, want, timeout_seconds, last_line))
+        if watch is not None:
+            awaited = version if version is not None else group.get("version")
+            try:
+                watch.observe(instances, version=awaited, ready=ready, want=want, now=pacing.clock())
+            except WaitStopped as stopped:
+                raise WaitFailed(str(stopped)) from None
+    details = f"\n{watch.timeout_details()}" if watch is not None else ""
+    raise WaitFailed(_timeout_message(ref, want, timeout_seconds, last_line) + details)
 
 
 def wait_until_gone(client: SaladClient, ref: GroupRef, *, timeout_seconds: float, pacing: Pacing) -> None:

@@ -77,6 +77,9 @@ class ModelImageArgs:
     """Network for RUN steps (`host` when the Docker daemon has no bridge); None = daemon default."""
     extra_build_args: dict[str, str] = field(default_factory=dict)
     """More Dockerfile build args (they override the computed ones)."""
+    secret: bool = False
+    """Handle the image name, registry login and resulting ref as Pulumi secrets (the user set part of
+    `salad-sd:image` as a secret). The registry password is always a secret."""
 
 
 def build_args(args: ModelImageArgs) -> dict[str, str]:
@@ -132,23 +135,23 @@ class ModelImage(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, {}, opts)
         if args.ref is not None:
             self.image = None
-            self.ref = pulumi.Output.from_input(args.ref)
+            self.ref = _maybe_secret(args.ref, args.secret)
         else:
             self.image = self._build(name, args)
-            self.ref = self.image.repo_digest
+            self.ref = _maybe_secret(self.image.repo_digest, args.secret)
         self.register_outputs({"ref": self.ref})
 
     def _build(self, name: str, args: ModelImageArgs) -> docker.Image:
         registry = None
         if args.registry is not None:
             registry = docker.RegistryArgs(
-                server=args.registry.server,
-                username=args.registry.username,
+                server=_maybe_secret(args.registry.server, args.secret),
+                username=_maybe_secret(args.registry.username, args.secret),
                 password=pulumi.Output.secret(args.registry.password),
             )
         return docker.Image(
             f"{name}-image",
-            image_name=f"{args.repository}:{args.tag or pulumi.get_stack()}",
+            image_name=_maybe_secret(f"{args.repository}:{args.tag or pulumi.get_stack()}", args.secret),
             build=docker.DockerBuildArgs(
                 context=args.context_dir,
                 dockerfile=f"{args.context_dir}/Dockerfile",
@@ -159,3 +162,8 @@ class ModelImage(pulumi.ComponentResource):
             registry=registry,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def _maybe_secret(value: pulumi.Input[str], secret: bool) -> pulumi.Output[str]:
+    output = pulumi.Output.from_input(value)
+    return pulumi.Output.secret(output) if secret else output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import pulumi
 
 from components.container_group.resource import ContainerGroup, ContainerGroupArgs
 from components.container_group.settings import API_KEY_ENV
+from components.model_image.models import ModelError
 from components.model_image.resource import ModelImage, ModelImageArgs
 from components.salad.client import API_KEY_HEADER
 from components.txt2img.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
@@ -28,6 +30,10 @@ class A1111DeploymentArgs:
     """ContainerGroup inputs (snake_case, as checked by the provider) without `image`."""
     protect: bool = False
     """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
+    auth: bool = False
+    """Callers of the gateway send `Salad-Api-Key` (shapes the example request)."""
+    secret_outputs: Sequence[str] = ()
+    """Container-group properties that hold secrets: kept secret in its outputs and state too."""
 
 
 class A1111Deployment(pulumi.ComponentResource):
@@ -45,14 +51,19 @@ class A1111Deployment(pulumi.ComponentResource):
         self, name: str, args: A1111DeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
-        image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        try:
+            image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
+        except ModelError as error:  # a missing or corrupt model: the message names the file and fix
+            raise pulumi.RunError(str(error)) from None
         group_args = ContainerGroupArgs(**{**args.container_group, "image": image.ref})
         group = ContainerGroup(
             f"{name}-group",
             group_args,
-            pulumi.ResourceOptions(parent=self, protect=args.protect),
+            pulumi.ResourceOptions(
+                parent=self, protect=args.protect, additional_secret_outputs=list(args.secret_outputs)
+            ),
         )
-        auth = bool((args.container_group.get("gateway") or {}).get("auth"))
+        auth = args.auth
         self.url = group.url
         self.container_group_name = group.name  # type: ignore[attr-defined]
         self.container_group_id = group.id

@@ -103,6 +103,22 @@ class SaladClient:
     def list_instances(self, organization: str, project: str, name: str) -> list[JsonObject]:
         return list(self._call("GET", _group_path(organization, project, name) + "/instances")["instances"])
 
+    def get_system_logs(self, organization: str, project: str, name: str) -> list[JsonObject]:
+        """The group's system events (`SystemLog`: event_name, event_time, instance_id, version...)."""
+        return list(self._call("GET", _group_path(organization, project, name) + "/system-logs")["items"])
+
+    def reallocate_instance(self, organization: str, project: str, name: str, instance_id: str) -> None:
+        """Move an instance to another node (it downloads the image again there)."""
+        self._instance_action(organization, project, name, instance_id, "reallocate")
+
+    def recreate_instance(self, organization: str, project: str, name: str, instance_id: str) -> None:
+        """Destroy the instance's container and start a new one on the same node, without a new download."""
+        self._instance_action(organization, project, name, instance_id, "recreate")
+
+    def restart_instance(self, organization: str, project: str, name: str, instance_id: str) -> None:
+        """Restart the instance's container on the same node."""
+        self._instance_action(organization, project, name, instance_id, "restart")
+
     # organization
 
     def list_gpu_classes(self, organization: str) -> list[JsonObject]:
@@ -110,6 +126,22 @@ class SaladClient:
 
     def get_quotas(self, organization: str) -> JsonObject:
         return self._call("GET", f"/organizations/{_segment(organization)}/quotas")
+
+    def query_log_entries(self, organization: str, query: JsonObject) -> list[JsonObject]:
+        """Log entries (the containers' own output) matching a `LogEntryQuery`."""
+        path = f"/organizations/{_segment(organization)}/log-entries"
+        return list(self._call("POST", path, json_body=query)["items"])
+
+    def get_gpu_availability(self, organization: str, request: JsonObject) -> JsonObject:
+        """How many nodes fit a `GpuAvailabilityPrototype` right now, per priority (`GpuAvailability`)."""
+        path = f"/organizations/{_segment(organization)}/availability/sce-gpu-availability"
+        return self._call("POST", path, json_body=request)
+
+    def _instance_action(
+        self, organization: str, project: str, name: str, instance_id: str, action: str
+    ) -> None:
+        path = f"{_group_path(organization, project, name)}/instances/{_segment(instance_id)}/{action}"
+        self._call("POST", path)
 
     # transport
 

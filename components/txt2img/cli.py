@@ -35,7 +35,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="Pulumi stack whose `url` output is the gateway (needs pulumi)")
     target.add_argument("--url", help="the gateway URL, e.g. https://<name>.salad.cloud")
-    parser.add_argument("--cwd", default=None, help="Pulumi project directory for --stack (default: current)")
+    parser.add_argument(
+        "--cwd", default=None, help="Pulumi project directory for --stack (default: where Pulumi.yaml is)"
+    )
     parser.add_argument("--prompt", default="a photo of a red apple on a wooden table")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--steps", type=_positive, default=20)

@@ -1,4 +1,9 @@
-"""Reads a stack's `url` output and Salad API key through the pulumi CLI (when it is installed)."""
+"""Reads a stack's `url` output and Salad API key through the pulumi CLI (when it is installed).
+
+The CLI runs in the project directory (where Pulumi.yaml is) unless told otherwise, so it uses the same
+backend as every other command: Pulumi.yaml's `backend.url` (a path relative to that directory), or
+PULUMI_BACKEND_URL when set.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import json
 import shutil
 import subprocess
 
+import components
 from components.container_group.settings import API_KEY
+
+PROJECT_DIR = components.PROJECT_DIR
+"""Where pulumi runs for `--stack` (Pulumi.yaml's directory, so its relative backend URL resolves there)."""
 
 
 class StackError(RuntimeError):
@@ -24,7 +33,7 @@ def _pulumi(stack: str, *args: str, cwd: str | None) -> str:
     try:
         done = subprocess.run(
             [executable, *args, "--stack", stack, "--non-interactive"],
-            cwd=cwd,
+            cwd=cwd or PROJECT_DIR,
             capture_output=True,
             text=True,
             timeout=120,

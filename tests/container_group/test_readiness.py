@@ -101,3 +101,14 @@ def test_required_ready(inputs: dict[str, Any], expected: int) -> None:
     result = required_ready(inputs)
     assert result == expected
     assert type(result) is int
+
+
+def test_progress_line_shows_download_percentages() -> None:
+    instances = [
+        {"state": "downloading", "pulling_progress": 77.2, "version": 1},
+        {"state": "downloading", "pulling_progress": 41.0, "version": 1},
+        {"state": "downloading", "version": 1},  # no progress reported yet
+        {"state": "allocating", "version": 1},
+    ]
+    line = progress_line("salad-sd-dev", instances, 3, None)
+    assert line == "salad-sd-dev: 0/3 ready, 1 allocating, 3 downloading (41%, 77%)"

@@ -47,6 +47,7 @@ def test_minimal_inputs_pass() -> None:
         ("autostart", True),
         ("min_ready_replicas", 1),
         ("ready_timeout_minutes", 45),
+        ("max_failures", 3),
         ("adopt", False),
     ],
 )
@@ -98,6 +99,11 @@ def test_news_is_not_mutated() -> None:
     assert news == before
 
 
+def test_reallocation_minutes_keep_their_fraction() -> None:
+    inputs, failures = check(reallocate_stuck_after_minutes=7.5)
+    assert not failures and inputs["reallocate_stuck_after_minutes"] == 7.5
+
+
 @pytest.mark.parametrize(
     ("key", "given", "expected"),
     [
@@ -106,6 +112,7 @@ def test_news_is_not_mutated() -> None:
         ("memory", 24576.0, 24576),
         ("storage_gb", 50.0, 50),
         ("ready_timeout_minutes", 90.0, 90),
+        ("max_failures", 5.0, 5),
     ],
 )
 def test_integral_floats_become_ints(key: str, given: float, expected: int) -> None:
@@ -297,6 +304,15 @@ REJECTIONS = [
     ({"min_ready_replicas": -1}, "min_ready_replicas", "between 0 and 500"),
     ({"ready_timeout_minutes": 0}, "ready_timeout_minutes", "between 1 and 1440"),
     ({"ready_timeout_minutes": 1441}, "ready_timeout_minutes", "between 1 and 1440"),
+    ({"max_failures": 0}, "max_failures", "integer between 1 and 100"),
+    ({"max_failures": 2.5}, "max_failures", "integer between 1 and 100"),
+    (
+        {"reallocate_stuck_after_minutes": 0.05},
+        "reallocate_stuck_after_minutes",
+        "between 0.1 and 1440 minutes",
+    ),
+    ({"reallocate_stuck_after_minutes": float("nan")}, "reallocate_stuck_after_minutes", "number between"),
+    ({"reallocate_stuck_after_minutes": True}, "reallocate_stuck_after_minutes", "number between"),
     ({"adopt": "no"}, "adopt", "true or false"),
 ]
 

@@ -21,6 +21,8 @@ SPEC_URI = "urn:salad-openapi"
 # Operation → schema of its request body (`components.requestBodies` in the spec).
 CREATE_SCHEMA = "ContainerGroupPrototype"
 PATCH_SCHEMA = "ContainerGroupPatch"
+LOG_QUERY_SCHEMA = "LogEntryQuery"
+GPU_AVAILABILITY_SCHEMA = "GpuAvailabilityPrototype"
 
 
 def spec_path() -> Path:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from tests.fakes.salad_catalog import gpu_classes
 from tests.fakes.salad_http import API_KEY_HEADER, Request, Response, SaladApp, html_page, problem
+from tests.fakes.salad_incident_routes import ROUTES as INCIDENT_ROUTES
 from tests.fakes.salad_model import Timings
 from tests.fakes.salad_rules import merge_patch
 from tests.fakes.salad_world import World
@@ -91,6 +92,7 @@ class SaladEmulator:
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.world = World(timings or Timings(), speed)
         self.app = SaladApp(self.world, api_key)
+        self.app.routes += INCIDENT_ROUTES
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -197,6 +199,26 @@ class SaladEmulator:
 
     def never_ready(self, image_substring: str) -> None:
         self.world.never_ready(image_substring)
+
+    def fail_instances(self, image_substring: str, mode: str) -> None:
+        """Instances of matching images fail in `mode` (see salad_incidents.MODES)."""
+        with self.world.lock:
+            self.world.incidents.add_rule(image_substring, mode)
+
+    def set_replicas_quota(self, quota: int) -> None:
+        with self.world.lock:
+            self.world.incidents.replicas_quota = quota
+
+    def limit_instance_actions(self, per_minute: int, window_seconds: float = 60.0) -> None:
+        """Instance actions allowed per group in each `window_seconds` (reported as the per-minute quota)."""
+        with self.world.lock:
+            self.world.incidents.actions_per_minute = per_minute
+            self.world.incidents.action_window = window_seconds
+
+    def no_gpu_availability(self, none: bool = True) -> None:
+        """The availability query answers 0 nodes for every priority."""
+        with self.world.lock:
+            self.world.incidents.gpus_available = not none
 
     def reject_edits_while_pending(self, enabled: bool = True) -> None:
         """PATCH of a group whose image is being prepared answers 400 (Salad disables Edit meanwhile)."""

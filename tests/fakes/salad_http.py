@@ -28,7 +28,6 @@ from tests.fakes.salad_world import World
 Json = Any
 API_KEY_HEADER = "salad-api-key"
 MERGE_PATCH = "application/merge-patch+json"
-REPLICAS_QUOTA = 500
 
 
 @dataclass
@@ -93,6 +92,7 @@ class SaladApp:
         self.world = world
         self.api_key = api_key
         self.reject_edits_while_pending = False
+        self.routes = list(_ROUTES)  # salad_api adds the incident routes (salad_incident_routes.py)
 
     def auth_problem(self, headers: dict[str, str]) -> Response | None:
         """401 unless the (lower-cased) headers carry the right Salad-Api-Key."""
@@ -104,7 +104,7 @@ class SaladApp:
         denied = self.auth_problem(req.headers)
         if denied is not None:
             return denied
-        for pattern, methods in _ROUTES:
+        for pattern, methods in self.routes:
             m = re.fullmatch(pattern, req.path)
             if m is None:
                 continue
@@ -155,6 +155,11 @@ class SaladApp:
         problems = validate_create(body, self._gpu_ids())
         if problems:
             return problem(400, "; ".join(problems), title="Validation Error")
+        over = self.world.incidents.quota_problem(
+            self.world.replicas_used(p["org"], req.now), body["replicas"]
+        )
+        if over is not None:
+            return problem(403, over, title="Quota Exceeded")
         g = self.world.create(p["org"], p["project"], body, req.now)
         if g is None:
             detail = f"a container group named {body['name']!r} already exists in project {p['project']!r}"
@@ -232,11 +237,11 @@ class SaladApp:
     def quotas(self, p: Params, req: Request) -> Response:
         used = self.world.replicas_used(p["org"], req.now)
         quotas = {
-            "container_replicas_quota": REPLICAS_QUOTA,
+            "container_replicas_quota": self.world.incidents.replicas_quota,
             "container_replicas_used": used,
-            "max_container_group_reallocations_per_minute": 10,
-            "max_container_group_recreates_per_minute": 10,
-            "max_container_group_restarts_per_minute": 10,
+            "max_container_group_reallocations_per_minute": self.world.incidents.actions_per_minute,
+            "max_container_group_recreates_per_minute": self.world.incidents.actions_per_minute,
+            "max_container_group_restarts_per_minute": self.world.incidents.actions_per_minute,
         }
         return json_response(200, {"container_groups_quotas": quotas})
 

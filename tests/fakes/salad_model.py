@@ -29,6 +29,7 @@ class Timings:
     ready: float = 0.05  # from instance 'running' to ready=True
     stopping: float = 0.05  # instance stopping -> gone
     delete: float = 0.1  # DELETE accepted -> group gone (GET 404)
+    failure_every: float = 0.05  # a failing instance's failure event repeats this often (salad_incidents)
 
     def scaled(self, speed: float) -> Timings:
         """Every duration divided by `speed` (speed 2 = twice as fast)."""
@@ -40,7 +41,14 @@ class Timings:
     def realistic(cls) -> Timings:
         """Closer to real Salad (minutes), for manual runs of the CLI with --speed."""
         return cls(
-            image_prepare=90, allocating=20, downloading=300, creating=30, ready=60, stopping=15, delete=10
+            image_prepare=90,
+            allocating=20,
+            downloading=300,
+            creating=30,
+            ready=60,
+            stopping=15,
+            delete=10,
+            failure_every=30,
         )
 
 

@@ -36,6 +36,11 @@ def validate_patch(body: Json, gpu_class_ids: Iterable[str]) -> list[str]:
     return _Checker(set(gpu_class_ids), patch_mode=True).run(PATCH_GROUP, body)
 
 
+def validate_body(node: Node, body: Json, gpu_class_ids: Iterable[str]) -> list[str]:
+    """Problems with any other request body, against its schema node."""
+    return _Checker(set(gpu_class_ids), patch_mode=False).run(node, body)
+
+
 def validate_patch_against(current: dict[str, Json], body: dict[str, Json]) -> list[str]:
     """Problems that depend on the stored group: the gateway can be neither added nor removed by PATCH."""
     problems: list[str] = []

@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes.salad_catalog import gateway_dns
+from tests.fakes.salad_incidents import Incidents
 from tests.fakes.salad_model import Group, Instance, Timings, group_status, render_group, render_instances
 from tests.fakes.salad_rules import merge_patch
 
@@ -72,6 +73,7 @@ class World:
         self._fail_rules: list[tuple[str, str]] = []
         self._never_ready: list[str] = []
         self._rng = random.Random(seed)
+        self.incidents = Incidents(self.timings.failure_every)  # failure modes, system logs, quota
         self._wall0, self._mono0 = time.time(), time.monotonic()
 
     # --- clock ----------------------------------------------------------------------------------------------
@@ -218,6 +220,7 @@ class World:
                     ready_at=None if never else running + t.ready,
                 )
             )
+            self.incidents.on_schedule(g, g.instances[-1])
 
     def _retire(self, g: Group, instances: list[Instance], now: float) -> None:
         for inst in instances:

@@ -42,7 +42,8 @@ def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingM
     stack = path.name.split(".")[1]
     mocks = RecordingMocks(EXTRA_OUTPUTS)
     install_mocks(mocks, stack=stack)
-    pulumi.runtime.set_all_config(stack_config(path))
+    config = {**stack_config(path), "salad:apiKey": "salad-key-for-the-program-test"}
+    pulumi.runtime.set_all_config(config, secret_keys=["salad:apiKey"])
     # The models are multi-GB downloads: the wiring test stands in for their verification.
     monkeypatch.setattr(components.model_image.resource, "check_build_context", lambda _args: None)
     return mocks, runpy.run_path(str(REPO_ROOT / "__main__.py"))

@@ -328,3 +328,62 @@ def test_api_key_never_in_errors_logs_or_reprs(
     texts += [caplog.text, captured.out, captured.err]
     assert any("GET" in t for t in texts)  # the logs did record the calls
     assert all(TEST_API_KEY not in text for text in texts)
+
+
+# failure signals and instance actions (issue 11)
+
+
+def test_system_logs_log_entries_and_availability(client: SaladClient, salad_emulator: SaladEmulator) -> None:
+    salad_emulator.fail_instances("sha256:aaaa", "out_of_memory")
+    client.create_container_group(ORG, PROJECT, group_body())
+    oom = "Exited:137 (Likely Out of System Memory)"
+    events = wait_until(
+        lambda: [e for e in client.get_system_logs(ORG, PROJECT, "sd-test") if e["event_name"] == oom]
+    )
+    assert events[0]["version"] == "1" and events[0]["instance_id"]
+    query = {
+        "query": 'container_group_name == "sd-test"',
+        "start_time": "2020-01-01T00:00:00Z",
+        "end_time": "2100-01-01T00:00:00Z",
+        "page_size": 10,
+    }
+    lines = [item["text_log"] for item in client.query_log_entries(ORG, query)]
+    assert "Killed" in lines
+    gpu = salad_emulator.gpu_classes[0]["id"]
+    available = client.get_gpu_availability(ORG, {"gpu_classes": [gpu], "cpu": 4, "memory": 12288})
+    assert available["available_gpu_high"] > 0
+    salad_emulator.no_gpu_availability()
+    assert client.get_gpu_availability(ORG, {"gpu_classes": [gpu]})["available_gpu_high"] == 0
+    posted = salad_emulator.requests_to("POST", "/log-entries")[0]
+    assert posted.content_type == "application/json" and posted.body == query
+
+
+def test_invalid_log_query_is_rejected_with_the_field(client: SaladClient) -> None:
+    with pytest.raises(SaladApiError) as caught:
+        client.query_log_entries(ORG, {"query": "x", "start_time": "yesterday", "end_time": "now"})
+    assert caught.value.status == 400 and "start_time" in str(caught.value)
+
+
+def test_instance_actions_act_and_are_bounded_per_minute(
+    client: SaladClient, salad_emulator: SaladEmulator
+) -> None:
+    salad_emulator.fail_instances("sha256:aaaa", "stuck_downloading")
+    client.create_container_group(ORG, PROJECT, group_body())
+    stuck = wait_until(
+        lambda: [i for i in client.list_instances(ORG, PROJECT, "sd-test") if i["state"] == "downloading"]
+    )[0]
+    client.reallocate_instance(ORG, PROJECT, "sd-test", stuck["id"])
+    moved = wait_until(
+        lambda: [i for i in client.list_instances(ORG, PROJECT, "sd-test") if i["ready"]], timeout=10
+    )[0]
+    assert moved["id"] == stuck["id"] and moved["machine_id"] != stuck["machine_id"]
+    for _ in range(9):
+        client.restart_instance(ORG, PROJECT, "sd-test", stuck["id"])
+    with pytest.raises(SaladApiError) as caught:
+        client.recreate_instance(ORG, PROJECT, "sd-test", stuck["id"])
+    assert caught.value.status == 429
+    paths = [r.path.rsplit("/", 1)[-1] for r in salad_emulator.requests_to("POST") if "/instances/" in r.path]
+    assert paths[:2] == ["reallocate", "restart"] and "recreate" in paths
+    with pytest.raises(SaladApiError) as missing:
+        client.restart_instance(ORG, PROJECT, "sd-test", "00000000-0000-0000-0000-000000000000")
+    assert missing.value.status == 404

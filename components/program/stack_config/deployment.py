@@ -40,6 +40,7 @@ DEFAULT_GPU_CLASSES: tuple[str, ...] = ("RTX 3060 Ti",)
 DEFAULT_PORT = 7860  # the image's socat listens on $PORT (7860 unless env PORT says otherwise)
 DEFAULT_MIN_READY_REPLICAS = 1
 DEFAULT_READY_TIMEOUT_MINUTES = 45
+DEFAULT_MAX_FAILURES = 3
 PROTECTED_STACKS = frozenset({"prod", "production"})  # `protect` defaults to true for these stacks
 
 # Probe defaults in config terms (camelCase); the port is the deployment's port. None: off by default.
@@ -145,6 +146,9 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
     wait = problems.object(config.get("waitForReady"), f"{DEPLOYMENT}.waitForReady", WAIT_KEYS) or {}
     inputs["min_ready_replicas"] = wait.get("minReadyReplicas", DEFAULT_MIN_READY_REPLICAS)
     inputs["ready_timeout_minutes"] = wait.get("timeoutMinutes", DEFAULT_READY_TIMEOUT_MINUTES)
+    inputs["max_failures"] = wait.get("maxFailures", DEFAULT_MAX_FAILURES)
+    if "reallocateStuckAfterMinutes" in wait:
+        inputs["reallocate_stuck_after_minutes"] = wait["reallocateStuckAfterMinutes"]
 
     smoke_test = config.get("smokeTest", False)
     inputs["smoke_test"] = smoke_test  # a provider input: the core checks that it is a boolean

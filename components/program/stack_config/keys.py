@@ -35,7 +35,7 @@ DEPLOYMENT_KEYS = (
     "smokeTest",
     "protect",
 )
-WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes")
+WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes", "maxFailures", "reallocateStuckAfterMinutes")
 
 # Probe config keys -> ContainerGroup probe properties, and probe override fields -> Salad probe paths.
 PROBES: Mapping[str, str] = {
@@ -97,6 +97,8 @@ PROPERTY_KEYS: Mapping[str, str] = {
     **_probe_paths(),
     "min_ready_replicas": _deployment("waitForReady.minReadyReplicas"),
     "ready_timeout_minutes": _deployment("waitForReady.timeoutMinutes"),
+    "max_failures": _deployment("waitForReady.maxFailures"),
+    "reallocate_stuck_after_minutes": _deployment("waitForReady.reallocateStuckAfterMinutes"),
     "adopt": _deployment("adopt"),
     "smoke_test": _deployment("smokeTest"),
 }

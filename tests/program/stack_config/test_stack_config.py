@@ -137,6 +137,7 @@ def test_defaults_follow_the_a1111_seed() -> None:
     assert (inputs["gateway"]["port"], inputs["gateway"]["auth"]) == (7860, True)
     assert inputs["environment_variables"] == {}
     assert (inputs["min_ready_replicas"], inputs["ready_timeout_minutes"], inputs["adopt"]) == (1, 45, False)
+    assert inputs["max_failures"] == 3 and "reallocate_stuck_after_minutes" not in inputs
     assert "readiness_probe" not in inputs
     for key in ("storage_gb", "priority", "country_codes", "display_name"):
         assert key not in inputs
@@ -196,6 +197,12 @@ def test_prod_stacks_are_protected_by_default_and_can_opt_out() -> None:
 
 def test_name_defaults_to_a_salad_name_made_from_the_stack() -> None:
     assert load(stack="Feature_X.2").container_group_inputs["name"] == "salad-sd-feature-x-2"
+
+
+def test_failure_settings_reach_the_container_group() -> None:
+    wait = {"maxFailures": 5, "reallocateStuckAfterMinutes": 7.5}
+    inputs = load(deployment={"waitForReady": wait}).container_group_inputs
+    assert (inputs["max_failures"], inputs["reallocate_stuck_after_minutes"]) == (5, 7.5)
 
 
 def test_min_ready_replicas_above_replicas_is_accepted() -> None:
@@ -398,6 +405,26 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         "wait-timeout",
         {"deployment": {"waitForReady": {"timeoutMinutes": 0}}},
         [f"{D}.waitForReady.timeoutMinutes", "between 1 and 1440"],
+    ),
+    (
+        "wait-max-failures",
+        {"deployment": {"waitForReady": {"maxFailures": 0}}},
+        [f"{D}.waitForReady.maxFailures", "between 1 and 100"],
+    ),
+    (
+        "wait-max-failures-fraction",
+        {"deployment": {"waitForReady": {"maxFailures": 2.5}}},
+        [f"{D}.waitForReady.maxFailures must be an integer"],
+    ),
+    (
+        "wait-reallocate-too-small",
+        {"deployment": {"waitForReady": {"reallocateStuckAfterMinutes": 0}}},
+        [f"{D}.waitForReady.reallocateStuckAfterMinutes must be a number between 0.1 and 1440 minutes"],
+    ),
+    (
+        "wait-reallocate-not-number",
+        {"deployment": {"waitForReady": {"reallocateStuckAfterMinutes": "10"}}},
+        [f"{D}.waitForReady.reallocateStuckAfterMinutes must be a number"],
     ),
     ("adopt-not-boolean", {"deployment": {"adopt": "no"}}, [f"{D}.adopt must be true or false"]),
     ("smoke-test-not-boolean", {"deployment": {"smokeTest": 1}}, [f"{D}.smokeTest must be true or false"]),
