@@ -18,6 +18,4 @@ pulumi stack select --create "$stack"
 scripts/venv.sh requirements.txt
 scripts/stage-image.sh "$stack"
 pulumi up --stack "$stack" "$@"
-if image=$(pulumi stack output image --stack "$stack" 2>/dev/null) && [ -n "$image" ]; then
-  venv/bin/python -m components.model_image.layer_sizes "$image" || true
-fi
+venv/bin/python -m components.model_image.layer_sizes --stack "$stack" || true

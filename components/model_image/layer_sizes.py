@@ -2,7 +2,8 @@
 reports them). What a re-push uploads is only the changed groups; what a new Salad node downloads is
 every group, compressed.
 
-    python -m components.model_image.layer_sizes IMAGE    # after a build, e.g. the stack's `image` output
+    python -m components.model_image.layer_sizes IMAGE
+    python -m components.model_image.layer_sizes --stack dev   # the image built for Pulumi.dev.yaml
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
-from components.model_image.fetch import human_size
+from components.model_image.fetch import human_size, load_image_section
+from components.model_image.models import ModelError
 
 GROUPS = ("base", "extensions", "models", "ours")
 FIRST_OWN_STEP = "/docker/salad/check_base.sh"  # the Dockerfile's first instruction after FROM
@@ -63,8 +66,27 @@ def describe(sizes: dict[str, int]) -> str:
     return "\n".join([*lines, f"  {'total':<11}{human_size(sum(sizes.values())):>10} (uncompressed)"])
 
 
+def built_image(stack: str, config_path: Path) -> str | None:
+    """The local name of the image `pulumi up` builds for a stack (`repository:tag`, the tag defaulting to
+    the stack's name, as ModelImage does); None in `ref` mode, where nothing is built."""
+    image = load_image_section(config_path)
+    if image.get("ref") is not None or not image.get("repository"):
+        return None
+    return f"{image['repository']}:{image.get('tag') or stack}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) == 2 and args[0] == "--stack":
+        try:
+            found = built_image(args[1], Path(f"Pulumi.{args[1]}.yaml"))
+        except (OSError, ModelError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        if found is None:
+            print(f"stack {args[1]} deploys an existing image (salad-sd:image.ref): nothing was built")
+            return 0
+        args = [found]
     if len(args) != 1 or args[0].startswith("-"):
         print(__doc__, file=sys.stderr)
         return 2

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from components.model_image.layer_sizes import describe, group_sizes, main
+from pathlib import Path
+
+import yaml
+
+from components.model_image.layer_sizes import built_image, describe, group_sizes, main
 
 HISTORY = [  # oldest first, as BuildKit records them
     (100, "/bin/sh -c #(nop) ADD file:abc in / "),
@@ -46,3 +50,17 @@ def test_description_names_every_group_and_the_total() -> None:
 
 def test_usage_error_without_an_image() -> None:
     assert main([]) == 2
+
+
+def test_the_stacks_built_image_is_repository_and_tag(tmp_path: Path) -> None:
+    config = tmp_path / "Pulumi.dev.yaml"
+    config.write_text(yaml.safe_dump({"config": {"salad-sd:image": {"repository": "r.example.com/a/sd"}}}))
+    assert built_image("dev", config) == "r.example.com/a/sd:dev"
+    config.write_text(
+        yaml.safe_dump({"config": {"salad-sd:image": {"repository": "r.example.com/a/sd", "tag": "v2"}}})
+    )
+    assert built_image("dev", config) == "r.example.com/a/sd:v2"
+    config.write_text(
+        yaml.safe_dump({"config": {"salad-sd:image": {"ref": "r.example.com/a/sd@sha256:" + "a" * 64}}})
+    )
+    assert built_image("dev", config) is None
