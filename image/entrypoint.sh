@@ -33,21 +33,32 @@
 groups=()         # the process group of every child started (each child leads its own)
 declare -A names  # child pid -> what it is, for the log
 log() { echo "salad-entrypoint: $*" >&2; }
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+# Whether process group $1 has a live member. Zombies do not count: an orphaned grandchild waits, dead,
+# for its reaper (PID 1 in the container, but init or a subreaper elsewhere), and must not hold us up.
+group_alive() {
+  kill -0 -- "-$1" 2>/dev/null || return 1
+  local stat line state pgrp
+  for stat in /proc/[0-9]*/stat; do
+    { read -r line <"$stat"; } 2>/dev/null || continue
+    read -r state _ pgrp _ <<<"${line##*) }"
+    if [ "$pgrp" = "$1" ] && [ "$state" != Z ]; then return 0; fi
+  done
+  return 1
+}
 stop_children() {
   # The job table as well as `groups`: a signal may arrive after a fork and before `$!` is stored.
-  local listed all=() group
+  local listed all=() group grace=${STOP_GRACE_SECONDS:-10}
   mapfile -t listed < <(jobs -p)
   all=("${groups[@]}" "${listed[@]}")
   ((${#all[@]} == 0)) && return 0
   for group in "${all[@]}"; do kill -TERM -- "-$group" 2>/dev/null; done
-  local ticks=$((${STOP_GRACE_SECONDS:-10} * 10)) # tenths of a second
+  local ticks=$((grace * 10)) # tenths of a second
   while :; do
     local alive=()
     for group in "${all[@]}"; do group_alive "$group" && alive+=("$group"); done
     ((${#alive[@]} == 0)) && break
     if ((ticks-- <= 0)); then
-      log "still running after ${STOP_GRACE_SECONDS:-10}s, sending SIGKILL"
+      log "still running after ${grace}s, sending SIGKILL"
       for group in "${alive[@]}"; do kill -KILL -- "-$group" 2>/dev/null; done
       break
     fi

@@ -63,6 +63,16 @@ def session_processes(sid: int) -> list[str]:
     return found
 
 
+def nothing_left(supervisor: Supervisor) -> bool:
+    """No live process in the exited supervisor's session (one still exiting gets a moment to finish)."""
+    deadline = time.monotonic() + 1.0
+    while session_processes(supervisor.process.pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 class Supervisor:
     def __init__(self, tmp: Path, webui_cmd: str | None = None, **env: str) -> None:
         self.port, self.webui_port = free_port("::"), free_port("::")
@@ -282,7 +292,7 @@ def test_sigterm_stops_everything_promptly(supervisors: Any) -> None:
     code, out = supervisor.finish()
     assert code == 143, out
     assert time.monotonic() - began < 3
-    assert session_processes(supervisor.process.pid) == []
+    assert nothing_left(supervisor), session_processes(supervisor.process.pid)
 
 
 def test_a_webui_ignoring_sigterm_is_killed_after_the_grace_period(supervisors: Any, tmp_path: Path) -> None:
@@ -307,7 +317,7 @@ def test_a_webui_ignoring_sigterm_is_killed_after_the_grace_period(supervisors: 
     assert code == 143, out
     assert 0.9 < time.monotonic() - began < 5
     assert "sending SIGKILL" in out
-    assert session_processes(supervisor.process.pid) == []
+    assert nothing_left(supervisor), session_processes(supervisor.process.pid)
 
 
 def test_a_missing_checkpoint_stops_before_starting_anything(supervisors: Any) -> None:
@@ -352,7 +362,7 @@ def test_the_queue_worker_runs_as_a_third_child_in_queue_mode(supervisors: Any, 
     code, out = supervisor.finish()
     assert code == 137, out
     assert "queue worker exited with status 137" in out
-    assert session_processes(supervisor.process.pid) == []
+    assert nothing_left(supervisor), session_processes(supervisor.process.pid)
 
 
 def test_no_queue_worker_without_queue_mode(supervisors: Any, tmp_path: Path) -> None:
@@ -372,7 +382,8 @@ def test_queue_mode_without_a_worker_in_the_image_fails_at_once(supervisors: Any
 # ---------------------------------------------------------------- signals at random moments of start-up
 
 RACE_RUNS = 60
-EXIT_BOUND_SECONDS = 4.0
+# Far below the 10 s grace before SIGKILL: a run that reaches it had a child that SIGTERM did not stop.
+EXIT_BOUND_SECONDS = 6.0
 
 
 def test_a_signal_at_any_moment_of_start_up_stops_everything(supervisors: Any, tmp_path: Path) -> None:
@@ -387,6 +398,7 @@ def test_a_signal_at_any_moment_of_start_up_stops_everything(supervisors: Any, t
         "SALAD_SD_QUEUE_WORKER": "1",
         "QUEUE_WORKER_CMD": str(_worker(tmp_path)),
         "WORKER_LOG": str(tmp_path / "worker.log"),
+        "STOP_GRACE_SECONDS": "10",
     }
     # How long start-up takes here, to spread the signals over all of it.
     first = supervisors(**env)
@@ -397,7 +409,7 @@ def test_a_signal_at_any_moment_of_start_up_stops_everything(supervisors: Any, t
     assert first.finish()[0] == 143
 
     rng = random.Random(12)
-    slowest = 0.0
+    slowest = (0.0, 0.0)
     for run in range(RACE_RUNS):
         delay = rng.uniform(0, startup * 1.2)
         sig = signal.SIGINT if run % 4 == 3 else signal.SIGTERM
@@ -407,13 +419,15 @@ def test_a_signal_at_any_moment_of_start_up_stops_everything(supervisors: Any, t
         supervisor.process.send_signal(sig)
         code, out = supervisor.finish(timeout=EXIT_BOUND_SECONDS + 5)
         took = time.monotonic() - sent
-        slowest = max(slowest, took)
+        slowest = max(slowest, (took, delay))
         expected = 130 if sig == signal.SIGINT else 143
         # Before its first line ran, bash has no trap and dies of the signal; it had started nothing.
         assert code == expected or (delay < 0.05 and code == -sig), f"run {run}, {delay:.3f} s: {code}\n{out}"
         assert took < EXIT_BOUND_SECONDS, f"run {run}: exit took {took:.1f} s\n{out}"
-        assert session_processes(supervisor.process.pid) == [], f"run {run}, {delay:.3f} s:\n{out}"
+        assert nothing_left(supervisor), (
+            f"run {run}, {delay:.3f} s: {session_processes(supervisor.process.pid)}\n{out}"
+        )
     bench(
         f"signal at {RACE_RUNS} random start-up moments (start-up {startup:.2f} s)",
-        f"all exited 143/130, slowest {slowest:.2f} s, nothing left",
+        f"all exited 143/130, slowest {slowest[0]:.2f} s (signalled {slowest[1]:.2f} s in), nothing left",
     )
