@@ -37,7 +37,7 @@ EXTENSIONS_DIR = (
 )
 CACHE_FILE = ".verified.json"
 CONFIG_KEY = "salad-sd:image.models"
-FETCH_HINT = "python -m components.model_image.fetch --stack <stack>"
+FETCH_HINT = "scripts/stage-image.sh <stack>"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 8 * 1024 * 1024

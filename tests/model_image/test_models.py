@@ -106,7 +106,7 @@ def test_missing_file_is_named_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(
         MissingModelError,
         match=r"model 'd.safetensors' \(checkpoint\) is missing: expected .*"
-        r"models/checkpoint/d.safetensors; run `python -m components.model_image.fetch",
+        r"models/checkpoint/d.safetensors; run `scripts/stage-image.sh <stack>`",
     ):
         verify_models([ModelSpec("d.safetensors", "checkpoint", url="https://x.test/d")], tmp_path)
     with pytest.raises(MissingModelError, match="it has no url: copy the file there by hand"):
