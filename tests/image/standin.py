@@ -25,7 +25,7 @@ STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
 ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-pip-socat-jq-rsync-1"
 STANDIN_REPOSITORY = "salad-sd-test/a1111-standin"
-_STANDIN_FILES = ("Dockerfile", "entrypoint.sh", "config.py", "launch.py")
+_STANDIN_FILES = ("Dockerfile", "entrypoint.sh", "config.py", "launch.py", "transformers/__init__.py")
 MIRROR = os.environ.get("SALAD_SD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # Trimmed after debootstrap: not needed to run python3 and socat.
 _PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale")
@@ -83,6 +83,7 @@ def build_standin(docker: Docker) -> str:
     with tempfile.TemporaryDirectory(prefix="salad-sd-standin-") as tmp:
         context = Path(tmp)
         for name in _STANDIN_FILES:
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(STANDIN_DIR / name, context / name)
         shutil.copy2(FAKE_WEBUI, context / "webui.py")
         docker.build(context, tag, {"ROOTFS_IMAGE": rootfs})

@@ -204,3 +204,38 @@ def test_layer_groups_add_up_to_the_image(docker: Docker, built_image: BuiltImag
     assert 0 < sizes["ours"] < 256 * 1024
     assert sizes["base"] == int(docker.inspect(built_image.args.base_image, "{{.Size}}"))
     bench("image by layer group", " ".join(describe(sizes).split()))
+
+
+def test_the_hf_cache_is_warmed_at_build_and_loads_offline_after_the_base_setup(
+    docker: Docker, built_image: BuiltImage, tmp_path: Path, tags: list[str]
+) -> None:
+    """With WARM_HF_CACHE=1 (the stand-in's stub transformers plays the hub): the build proves the offline
+    load, and in a container without network, after the base relinked /root/.cache, it still loads."""
+    context, args = context_like(built_image, tmp_path / "image", warm_hf_cache=True)
+    tag = new_tag(tags)
+    docker.build(context, tag, build_args(args))
+    # The stub logs every load in HF_HOME: the build downloaded, then loaded offline (the build log may
+    # come from the cache, the image cannot).
+    calls = docker.run("run", "--rm", "--entrypoint", "cat", tag, "/data/.cache/huggingface/calls.txt").stdout
+    repo = "openai/clip-vit-large-patch14"
+    assert calls.splitlines() == [
+        f"tokenizer {repo}",
+        f"config {repo}",
+        f"offline tokenizer {repo}",
+        f"offline config {repo}",
+    ]
+    name = _start(docker, tag)
+    try:
+        wait_until(lambda: "starting bridge" in _logs(docker, name), timeout=30, interval=0.2)
+        load = (
+            "import os; os.environ['HF_HUB_OFFLINE'] = '1'\n"
+            "from transformers import CLIPTextConfig, CLIPTokenizer\n"
+            "CLIPTokenizer.from_pretrained('openai/clip-vit-large-patch14')\n"
+            "CLIPTextConfig.from_pretrained('openai/clip-vit-large-patch14')\n"
+            "print(os.environ['HF_HOME'], os.path.realpath('/root/.cache'))\n"
+        )
+        result = docker.run("exec", name, "python", "-c", load, check=False)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["/data/.cache/huggingface", "/data/.cache"]
+    finally:
+        docker.run("rm", "-f", name, check=False)

@@ -1,8 +1,6 @@
-"""image/warm_hf_cache.py against a stub `transformers` (the real one downloads from Hugging Face).
-
-The stub mimics the hub's cache: an online load stores `<HF_HOME>/cache/<repo>/<kind>` (unless the repo
-is `leaky/repo`, which "forgets" to cache its config) and an offline load (HF_HUB_OFFLINE=1) reads it,
-failing like transformers does when it is absent.
+"""image/warm_hf_cache.py against the stand-in base's stub `transformers` (tests/image/standin/transformers:
+the real one downloads from Hugging Face). The stub keeps the hub cache's semantics: an online load stores
+into $HF_HOME/hub, an offline one reads it or fails; `leaky/repo` forgets to cache its config.
 """
 
 from __future__ import annotations
@@ -14,43 +12,12 @@ from pathlib import Path
 from tests.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "image" / "warm_hf_cache.py"
-STUB = """
-import os
-
-def _load(kind, repo):
-    home = os.environ["HF_HOME"]
-    cached = os.path.join(home, "cache", repo.replace("/", "--"), kind)
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-    with open(os.path.join(home, "calls.txt"), "a") as f:
-        f.write(("offline " if offline else "") + kind + " " + repo + "\\n")
-    if offline:
-        if not os.path.exists(cached):
-            raise OSError(f"We couldn't connect to the hub to load {kind} of {repo} (offline)")
-        return
-    if repo == "broken/repo":
-        raise OSError("We couldn't connect to 'https://huggingface.co'")
-    if repo == "leaky/repo" and kind == "config":
-        return
-    os.makedirs(os.path.dirname(cached), exist_ok=True)
-    open(cached, "w").close()
-
-class CLIPTokenizer:
-    @classmethod
-    def from_pretrained(cls, repo):
-        _load("tokenizer", repo)
-
-class CLIPTextConfig:
-    @classmethod
-    def from_pretrained(cls, repo):
-        _load("config", repo)
-"""
+STANDIN = REPO_ROOT / "tests" / "image" / "standin"  # holds the stub `transformers` package
 
 
 def _run(tmp_path: Path, *repos: str, hf_home: bool = True) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "stub" / "transformers").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "stub" / "transformers" / "__init__.py").write_text(STUB)
     (tmp_path / "hf").mkdir(exist_ok=True)
-    env = {"PYTHONPATH": str(tmp_path / "stub"), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(STANDIN), "PATH": "/usr/bin:/bin"}
     if hf_home:
         env["HF_HOME"] = str(tmp_path / "hf")
     return subprocess.run(
