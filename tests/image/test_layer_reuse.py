@@ -97,6 +97,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         process.wait(timeout=10)
 
 
+@pytest.fixture
+def local_tags(docker: Docker, registry: Registry) -> Iterator[None]:
+    """Removes this run's local tags afterwards (the registry's storage goes with its temporary dir)."""
+    yield
+    for tag in "abc":
+        docker.run("rmi", f"salad-sd-test/layers:{tag}-{RUN}", check=False)
+        docker.run("rmi", f"{registry.address}/{REPOSITORY}:{tag}", check=False)
+
+
 def push(docker: Docker, registry: Registry, image: str, tag: str) -> Push:
     target = f"{registry.address}/{REPOSITORY}:{tag}"
     docker.run("tag", image, target)
@@ -115,6 +124,7 @@ def push(docker: Docker, registry: Registry, image: str, tag: str) -> Push:
     )
 
 
+@pytest.mark.usefixtures("local_tags")
 def test_entrypoint_change_does_not_reupload_models(
     docker: Docker, registry: Registry, built_image: BuiltImage, tmp_path: Path
 ) -> None:
