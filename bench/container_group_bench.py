@@ -3,11 +3,13 @@
     venv/bin/python -m bench.container_group_bench            # realistic Salad timings, 6x faster (~2 min)
     venv/bin/python -m bench.container_group_bench --speed 30 # quicker, less realistic
 
-Figures and targets (DEVELOPERS.md, issue 3): API calls for create, a no-op diff (target 0), a replicas update
-(target 1 PATCH) and delete; readiness detection latency, from the emulator's first ready instance to `create`
-returning (target <= 5 s); peak request rate with 10 groups deploying in parallel, system-log events polled
-too (target <= 200/min); time from the `maxFailures`-th failure event to the error (issue 11: within three
-poll cycles).
+Figures and targets (DEVELOPERS.md, issues 3, 10 and 11): API calls for create, a no-op diff (target 0), a
+replicas update (target 1 PATCH) and delete; PATCH requests of a probe protocol switch (target <= 2) and
+of an env variable removal under each env-map semantics Salad may have (on the emulator's short timings:
+the count does not depend on them); readiness detection latency, from the emulator's first ready instance
+to `create` returning (target <= 5 s); peak request rate with 10 groups deploying in parallel, system-log
+events polled too (target <= 200/min); time from the `maxFailures`-th failure event to the error (within
+three poll cycles).
 The provider runs with its production pacing (first poll 1 s, then every 5 s) and rate budget.
 """
 
@@ -111,6 +113,44 @@ def single_group(emulator: SaladEmulator) -> None:
     print(f"delete: {describe(calls_between(emulator.request_log(), t0, t1))} in {t1 - t0:.1f}s")
 
 
+def patch_count(emulator: SaladEmulator, name: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Create `name` with `before`, update it to `after`; the update's PATCH statuses (and its error)."""
+    provider = provider_for(emulator)
+    created = provider.create(checked(provider, {**wire_inputs(name), **before}))
+    state = dict(created.outs or {})
+    news = checked(provider, {**wire_inputs(name), **after}, state)
+    t0 = time.monotonic()
+    outcome = "ok"
+    try:
+        state = dict(provider.update(created.id, state, news).outs or {})
+    except Exception as error:  # the figure to print is the failure itself
+        outcome = f"error: {str(error)[:90]}..."
+    t1 = time.monotonic()
+    statuses = [c.status for c in calls_between(emulator.request_log(), t0, t1) if c.method == "PATCH"]
+    provider.delete(created.id, state)
+    return f"{len(statuses)} PATCH requests (statuses {statuses}), {outcome}"
+
+
+def edits(count_only_timings: Timings) -> None:
+    http = {"liveness_probe": {"http": {"path": "/internal/ping", "port": 7860.0}}}
+    tcp = {"liveness_probe": {"tcp": {"port": 7860.0}}}
+    exec_ = {"liveness_probe": {"exec": {"command": ["true"]}}}
+    env_before = {"environment_variables": {"CLI_ARGS": "--api", "OLD": "1"}}
+    env_after = {"environment_variables": {"CLI_ARGS": "--api"}}
+    cases: list[tuple[str, str, bool, dict[str, Any], dict[str, Any]]] = [
+        ("probe http -> tcp", "merge", False, http, tcp),
+        ("probe tcp -> exec", "merge", False, tcp, exec_),
+        ("env removal, Salad replaces the map", "replace", False, env_before, env_after),
+        ("env removal, Salad merges, honours null", "merge", True, env_before, env_after),
+        ("env removal, Salad merges, refuses null", "merge", False, env_before, env_after),
+    ]
+    for index, (label, semantics, null_deletes, before, after) in enumerate(cases):
+        with SaladEmulator(api_key=API_KEY, timings=count_only_timings) as emulator:
+            emulator.env_semantics(semantics)
+            emulator.env_null_deletes(null_deletes)
+            print(f"{label}: {patch_count(emulator, f'bench-edit-{index}', before, after)}")
+
+
 def parallel_groups(emulator: SaladEmulator, count: int) -> None:
     provider = provider_for(emulator)  # one shared instance, as in the engine's provider process
     names = [f"bench-par-{i}" for i in range(count)]
@@ -199,6 +239,8 @@ def main() -> None:
             parallel_groups(emulator, args.groups)
     with SaladEmulator(api_key=API_KEY, timings=timings) as emulator:
         failure_to_error(emulator)
+    if not args.only_failure:
+        edits(Timings())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ TEST_API_KEY = "salad-test-key-9f3e7c1d-DO-NOT-LEAK"
 
 _CREATE_PATH = re.compile(r"^/organizations/[^/]+/projects/[^/]+/containers$")
 _GROUP_PATH = re.compile(r"^/organizations/[^/]+/projects/[^/]+/containers/[^/]+$")
+_QUEUE_BODIES = (  # queue mode (issue 13): queue create/patch and job submission
+    ("POST", re.compile(r"^/organizations/[^/]+/projects/[^/]+/queues$"), "QueuePrototype"),
+    ("PATCH", re.compile(r"^/organizations/[^/]+/projects/[^/]+/queues/[^/]+$"), "QueuePatch"),
+    ("POST", re.compile(r"^/organizations/[^/]+/projects/[^/]+/queues/[^/]+/jobs$"), "QueueJobPrototype"),
+)
 _LOG_QUERY_PATH = re.compile(r"^/organizations/[^/]+/log-entries$")
 _GPU_AVAILABILITY_PATH = re.compile(r"^/organizations/[^/]+/availability/sce-gpu-availability$")
 
@@ -42,7 +47,10 @@ def contract_violations(log: list[LoggedRequest]) -> list[str]:
         elif request.method == "POST" and _GPU_AVAILABILITY_PATH.match(request.path):
             schema = GPU_AVAILABILITY_SCHEMA
         else:
-            continue
+            queue_schemas = [s for m, p, s in _QUEUE_BODIES if m == request.method and p.match(request.path)]
+            if not queue_schemas:
+                continue
+            schema = queue_schemas[0]
         found += [f"{request.method} {request.path}: {p}" for p in problems(schema, request.body)]
     return found
 

@@ -12,6 +12,9 @@ from components.container_group.validation import normalize_inputs
 
 # Group names are unique within an organization's project.
 _IDENTITY_KEYS = ("organization", "project", "name")
+# Patchable while set, but no spec-valid PATCH removes them (`container.registry_authentication` is not
+# nullable), so removing one needs a new group.
+_REMOVAL_REPLACES = ("registry_authentication",)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,12 @@ def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> InputDiff:
     """
     old, new = normalize_inputs(olds), normalize_inputs(news)
     changed = [key for key in INPUTS if _differs(old.get(key), new.get(key))]
-    replaces = [key for key in changed if _needs_replace(INPUTS[key], old.get(key), new.get(key))]
+    replaces = [
+        key
+        for key in changed
+        if _needs_replace(INPUTS[key], old.get(key), new.get(key))
+        or (key in _REMOVAL_REPLACES and old.get(key) is not None and new.get(key) is None)
+    ]
     collide = all(old.get(key) == new.get(key) or contains_unknowns(new.get(key)) for key in _IDENTITY_KEYS)
     return InputDiff(changed=changed, replaces=replaces, delete_before_replace=bool(replaces) and collide)
 

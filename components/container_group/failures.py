@@ -100,9 +100,17 @@ def classify(event_name: str) -> FailureKind | None:
 
 
 def counts(
-    event: Event, *, since: datetime, version: int | None, before: frozenset[Event] | None = None
+    event: Event,
+    *,
+    since: datetime,
+    version: int | None,
+    newer_than: int | None = None,
+    before: frozenset[Event] | None = None,
 ) -> bool:
     """A failure event counts when it is of the awaited version and happened after the wait began.
+
+    The awaited version is exactly `version` when given, and above `newer_than` when given (a versioned
+    update); an event that names no version counts.
 
     `before`, when known, holds the events of the wait's first read of the logs: only those are judged by
     their time against `since` (our clock), so a skew between our clock and Salad's cannot hide failures
@@ -111,7 +119,11 @@ def counts(
     judged_by_time = before is None or event in before
     if classify(event.name) is None or (judged_by_time and event.time < since):
         return False
-    return version is None or event.version is None or event.version == str(version)
+    if event.version is None:
+        return True
+    if version is not None and event.version != str(version):
+        return False
+    return newer_than is None or (event.version.isdigit() and int(event.version) > newer_than)
 
 
 @dataclass(frozen=True)
@@ -125,13 +137,18 @@ def assess(
     *,
     since: datetime,
     version: int | None,
+    newer_than: int | None = None,
     ready: int,
     want: int,
     max_failures: int,
     before: frozenset[Event] | None = None,
 ) -> Verdict:
     """Fail when `max_failures` failure events of the awaited version were seen while too few are ready."""
-    failures = tuple(sorted(e for e in events if counts(e, since=since, version=version, before=before)))
+    failures = tuple(
+        sorted(
+            e for e in events if counts(e, since=since, version=version, newer_than=newer_than, before=before)
+        )
+    )
     return Verdict(ready < want and len(failures) >= max_failures, failures)
 
 

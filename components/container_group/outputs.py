@@ -9,6 +9,9 @@ from components.container_group.gpu_classes import GpuClassError, resolve_gpu_cl
 from components.container_group.properties import BYTES_PER_GIB, PROBE_KEYS, PROVIDER_KEYS
 from components.container_group.validation import normalize_inputs
 
+# Left unset, these are Salad's to choose (it fills them in); whatever it chose is not drift.
+SALAD_CHOOSES = ("shm_size", "storage_gb", "priority")
+
 
 def outputs_from_group(
     inputs: dict[str, Any], group: dict[str, Any], gpu_class_ids: list[str], ready_replicas: int
@@ -39,8 +42,8 @@ def inputs_from_group(
     What Salad never returns comes from `previous`: registry_authentication and the provider-only
     inputs (wait settings, adopt, smoke_test). GPU classes keep the user's spelling while it still
     resolves to the live ids; otherwise they become names (or ids when a name is missing or shared).
-    Server-filled defaults the user never set (display_name equal to the name, storage 1 GiB,
-    shm_size 64) stay unset.
+    What Salad fills in when the user sets nothing stays unset: display_name equal to the name, and any
+    value of SALAD_CHOOSES (Salad's shm_size default is 64 or 1024 depending on the page of its spec).
     Only input keys are returned (no outputs, no `__provider`).
     """
     prev = normalize_inputs(previous)
@@ -67,18 +70,20 @@ def inputs_from_group(
         "command": container.get("command") or None,
         "gateway": _gateway(group.get("networking")),
         **{probe_key: _probe(group.get(probe_key)) for probe_key in PROBE_KEYS},
+        "queue_connection": group.get("queue_connection"),
+        "queue_autoscaler": group.get("queue_autoscaler"),
     }
+    if group.get("queue_autoscaler") is not None:
+        inputs["replicas"] = prev.get("replicas")  # moved by the autoscaler, not drift
     storage_amount = resources.get("storage_amount")
-    storage_gb = None if storage_amount is None else math.ceil(storage_amount / BYTES_PER_GIB)
-    # (live value, what Salad fills in when the user leaves the field out): such a default is not drift.
-    server_filled = {
-        "display_name": (group.get("display_name"), name),
-        "storage_gb": (storage_gb, 1),
-        "shm_size": (resources.get("shm_size"), 64),
-    }
-    for key, (value, server_default) in server_filled.items():
-        if value != server_default or prev.get(key) is not None:
-            inputs[key] = value
+    inputs["storage_gb"] = None if storage_amount is None else math.ceil(storage_amount / BYTES_PER_GIB)
+    inputs["shm_size"] = resources.get("shm_size")
+    display_name = group.get("display_name")
+    if display_name != name or prev.get("display_name") is not None:
+        inputs["display_name"] = display_name
+    for key in SALAD_CHOOSES:
+        if prev.get(key) is None:
+            inputs[key] = None
     for key in ("registry_authentication", *PROVIDER_KEYS):
         inputs[key] = prev.get(key)
     return normalize_inputs({key: value for key, value in inputs.items() if value is not None})
@@ -130,3 +135,10 @@ def _probe(probe: Any) -> dict[str, Any] | None:
     if isinstance(cleaned.get("http"), dict):
         cleaned["http"] = {key: value for key, value in cleaned["http"].items() if value is not None}
     return cleaned
+
+
+def stale_environment(group: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
+    """Environment variables the live group still has although `inputs` no longer set them."""
+    live = (group.get("container") or {}).get("environment_variables") or {}
+    wanted = normalize_inputs(inputs).get("environment_variables") or {}
+    return sorted(key for key in live if key not in wanted)

@@ -167,6 +167,27 @@ PROBE_PROTOCOLS: Mapping[str, Field] = {
     ),
 }
 
+# Job queue mode (salad-api.md §3): the connection cannot be patched (a change replaces the group); the
+# autoscaler is patched, always as a whole object (Salad requires min, max and desired length together).
+QUEUE_CONNECTION = Obj(
+    {
+        "queue_name": Field(SALAD_NAME, required=True),
+        "port": Field(PORT, required=True),
+        "path": Field(Text(max_length=1024), default="/sdapi/v1/txt2img"),
+    }
+)
+QUEUE_AUTOSCALER = Obj(
+    {
+        "min_replicas": Field(Integer(0, 100), default=0),
+        "max_replicas": Field(Integer(1, 500), required=True),
+        "desired_queue_length": Field(Integer(1, 100), default=1),
+        # Defaults so that all six values are always sent (Salad's own defaults are not documented).
+        "polling_period": Field(Integer(15, 1800, note=" seconds"), default=30),
+        "max_upscale_per_minute": Field(Integer(1, 100), default=10),
+        "max_downscale_per_minute": Field(Integer(1, 100), default=5),
+    }
+)
+
 PROBE_TIMING_RANGES: Mapping[str, Integer] = {
     "initial_delay_seconds": Integer(0, 1200),
     "period_seconds": Integer(1, 120),
@@ -239,6 +260,8 @@ INPUTS: Mapping[str, Field] = {
     # Turning the gateway on or off needs a new group; inside it only `port` is patchable.
     "gateway": Field(GATEWAY, update=Update.REPLACE),
     **{probe_key: Field(_probe(probe_key)) for probe_key in PROBE_KEYS},
+    "queue_connection": Field(QUEUE_CONNECTION, update=Update.REPLACE),
+    "queue_autoscaler": Field(QUEUE_AUTOSCALER),
     "min_ready_replicas": Field(Integer(0, 500), default=1, update=Update.PROVIDER),
     "ready_timeout_minutes": Field(Integer(1, 1440), default=45, update=Update.PROVIDER),
     "adopt": Field(Boolean(), default=False, update=Update.PROVIDER),

@@ -74,6 +74,13 @@ class ContainerGroupArgs:
     """Salad probe object (http/tcp/grpc/exec plus timings)."""
     readiness_probe: pulumi.Input[dict[str, Any]] | None = None
     """Salad probe object (http/tcp/grpc/exec plus timings)."""
+    queue_connection: pulumi.Input[dict[str, Any]] | None = None
+    """Job queue mode: {queue_name, port (the app's port), path (default /sdapi/v1/txt2img)}; Salad's
+    job-queue worker in the container takes jobs from the queue. Changing it replaces the group."""
+    queue_autoscaler: pulumi.Input[dict[str, Any]] | None = None
+    """{min_replicas (0), max_replicas, desired_queue_length (1), polling_period (30), max_upscale_per_minute
+    (10), max_downscale_per_minute (5)}: the autoscaler owns the instance count (replicas is ignored) and
+    changes are one PATCH of the whole object, with no restart."""
     min_ready_replicas: pulumi.Input[int] | None = None
     """Ready instances to wait for on create and update (default 1, never more than replicas)."""
     ready_timeout_minutes: pulumi.Input[int] | None = None
@@ -99,7 +106,8 @@ class ContainerGroup(Resource, module="salad", name="ContainerGroup"):
     version: pulumi.Output[int]
     ready_replicas: pulumi.Output[int]
     gpu_class_ids: pulumi.Output[list[str]]
-    estimated_cost_per_hour: pulumi.Output[float | None]
+    estimated_cost_per_hour: pulumi.Output[float | dict[str, float | None] | None]
+    """USD per hour for all replicas; with a queue autoscaler a range {min, max} over its replica range."""
 
     def __init__(
         self, resource_name: str, args: ContainerGroupArgs, opts: pulumi.ResourceOptions | None = None

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.salad.client import DEFAULT_BASE_URL
-from components.salad.rate_budget import DEFAULT_PER_MINUTE
+from components.salad.client import DEFAULT_BASE_URL, SaladClient
+from components.salad.rate_budget import DEFAULT_PER_MINUTE, shared_budget
 
 API_KEY = "salad:apiKey"
 API_URL = "salad:apiUrl"
@@ -54,6 +54,16 @@ def settings_from_config(get: Callable[[str], Any], env: Mapping[str, str] = os.
         poll_seconds=poll_seconds,
         requests_per_minute=int(per_minute),
     )
+
+
+def salad_client(settings: ProviderSettings) -> SaladClient:
+    """A client on the key's shared rate budget; SettingsError when no key is configured."""
+    if not settings.api_key:
+        raise SettingsError(
+            "no Salad API key: run `pulumi config set --secret salad:apiKey <key>` or set SALAD_API_KEY"
+        )
+    budget = shared_budget(settings.api_key, settings.requests_per_minute)
+    return SaladClient(settings.api_key, settings.api_url, rate_budget=budget)
 
 
 def _number(

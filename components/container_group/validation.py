@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pulumi.output import Unknown
@@ -43,9 +44,30 @@ def check_inputs(news: dict[str, Any]) -> tuple[dict[str, Any], list[Failure]]:
 
     Keys that are not input properties (`__provider`, anything unknown) pass through untouched.
     """
+    checked, failures = check_against(INPUTS, news)
+    return checked, failures + _queue_failures(checked)
+
+
+def _queue_failures(checked: dict[str, Any]) -> list[Failure]:
+    """Rules across fields of queue mode: an autoscaler needs a queue, and its minimum its maximum."""
+    autoscaler = checked.get("queue_autoscaler")
+    if not isinstance(autoscaler, dict):
+        return []
+    if checked.get("queue_connection") is None:
+        reason = "queue_autoscaler needs queue_connection: the autoscaler scales the group with a queue"
+        return [Failure("queue_autoscaler", reason)]
+    low, high = autoscaler.get("min_replicas"), autoscaler.get("max_replicas")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        reason = f"queue_autoscaler.min_replicas must not exceed the maximum replicas ({low} > {high})"
+        return [Failure("queue_autoscaler.min_replicas", reason)]
+    return []
+
+
+def check_against(table: Mapping[str, Field], news: dict[str, Any]) -> tuple[dict[str, Any], list[Failure]]:
+    """`check_inputs` for another resource's properties table (the Queue resource reuses the engine)."""
     checked = dict(news)
     failures: list[Failure] = []
-    for key, field in INPUTS.items():
+    for key, field in table.items():
         value, found = _check_field(field, news.get(key), key)
         failures.extend(found)
         if value is not None or key in news:

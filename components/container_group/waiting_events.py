@@ -70,7 +70,14 @@ class EventWatch:
         return self._where[2]
 
     def observe(
-        self, instances: list[dict[str, Any]], *, version: int | None, ready: int, want: int, now: float
+        self,
+        instances: list[dict[str, Any]],
+        *,
+        version: int | None,
+        newer_than: int | None = None,
+        ready: int,
+        want: int,
+        now: float,
     ) -> None:
         """After a poll of the instances: maybe read events, maybe stop (WaitStopped), maybe reallocate."""
         self._instances = instances
@@ -94,6 +101,7 @@ class EventWatch:
             self._seen,
             since=self.since,
             version=version,
+            newer_than=newer_than,
             ready=ready,
             want=want,
             max_failures=self.max_failures,

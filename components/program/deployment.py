@@ -13,6 +13,7 @@ from components.container_group.resource import ContainerGroup, ContainerGroupAr
 from components.container_group.settings import API_KEY_ENV
 from components.model_image.models import ModelError
 from components.model_image.resource import ModelImage, ModelImageArgs
+from components.queue.resource import Queue, QueueArgs
 from components.salad.client import API_KEY_HEADER
 from components.txt2img.gateway_client import TXT2IMG_PATH, Txt2ImgRequest
 
@@ -30,6 +31,8 @@ class A1111DeploymentArgs:
     """ContainerGroup inputs (snake_case, as checked by the provider) without `image`."""
     protect: bool = False
     """Protect the container group from `pulumi destroy` and replacement (production stacks)."""
+    queue: QueueArgs | None = None
+    """Queue mode: the job queue, created before the group (whose `queue_connection` names it)."""
     auth: bool = False
     """Callers of the gateway send `Salad-Api-Key` (shapes the example request)."""
     secret_outputs: Sequence[str] = ()
@@ -44,8 +47,9 @@ class A1111Deployment(pulumi.ComponentResource):
     container_group_id: pulumi.Output[str]
     image_ref: pulumi.Output[str]
     ready_replicas: pulumi.Output[int]
-    estimated_cost_per_hour: pulumi.Output[float | None]
+    estimated_cost_per_hour: pulumi.Output[float | dict[str, float | None] | None]
     example_request: pulumi.Output[str]
+    queue_name: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: A1111DeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -55,12 +59,24 @@ class A1111Deployment(pulumi.ComponentResource):
             image = ModelImage(name, args.image, pulumi.ResourceOptions(parent=self))
         except ModelError as error:  # a missing or corrupt model: the message names the file and fix
             raise pulumi.RunError(str(error)) from None
-        group_args = ContainerGroupArgs(**{**args.container_group, "image": image.ref})
+        group_inputs: dict[str, Any] = {**args.container_group, "image": image.ref}
+        depends_on: list[pulumi.Resource] = []
+        self.queue_name = pulumi.Output.from_input(None)
+        if args.queue is not None:
+            queue = Queue(
+                f"{name}-queue", args.queue, pulumi.ResourceOptions(parent=self, protect=args.protect)
+            )
+            depends_on.append(queue)
+            self.queue_name = queue.name
+            # The name is plain config (known in previews); depends_on orders the queue first.
         group = ContainerGroup(
             f"{name}-group",
-            group_args,
+            ContainerGroupArgs(**group_inputs),
             pulumi.ResourceOptions(
-                parent=self, protect=args.protect, additional_secret_outputs=list(args.secret_outputs)
+                parent=self,
+                protect=args.protect,
+                depends_on=depends_on,
+                additional_secret_outputs=list(args.secret_outputs),
             ),
         )
         auth = args.auth
@@ -70,7 +86,8 @@ class A1111Deployment(pulumi.ComponentResource):
         self.image_ref = image.ref
         self.ready_replicas = group.ready_replicas
         self.estimated_cost_per_hour = group.estimated_cost_per_hour
-        self.example_request = group.url.apply(lambda url: example_request(url, auth=auth))
+        queued = args.queue is not None
+        self.example_request = group.url.apply(lambda url: example_request(url, auth=auth, queued=queued))
         self.register_outputs(
             {
                 "url": self.url,
@@ -80,13 +97,16 @@ class A1111Deployment(pulumi.ComponentResource):
                 "ready_replicas": self.ready_replicas,
                 "estimated_cost_per_hour": self.estimated_cost_per_hour,
                 "example_request": self.example_request,
+                "queue_name": self.queue_name,
             }
         )
 
 
-def example_request(url: str | None, *, auth: bool) -> str:
+def example_request(url: str | None, *, auth: bool, queued: bool = False) -> str:
     """A ready-to-paste curl command for the deployment's txt2img endpoint."""
     if not url:
+        if queued:
+            return "no gateway: submit jobs with `python -m components.txt2img --stack <stack> --count N`"
         return "no gateway: the group has no public URL"
     key = f' -H "{API_KEY_HEADER}: ${API_KEY_ENV}"' if auth else ""
     body = json.dumps(EXAMPLE_REQUEST.body())

@@ -17,6 +17,7 @@ from components.model_image.resource import DEFAULT_BASE_IMAGE, ModelImageArgs, 
 from components.program.deployment import A1111DeploymentArgs
 from components.program.secrecy import Secrecy, secrecy, stack_file_config
 from components.program.stack_config import ConfigError, StackConfig, load_stack_config
+from components.queue.resource import QueueArgs
 
 SALAD_KEYS = ("organization", "project")
 # ContainerGroup inputs that do not come from `salad-sd:deployment`.
@@ -101,6 +102,9 @@ def deployment_args(config: StackConfig, secret: Secrecy | None = None) -> A1111
         protect=config.protect,
         auth=auth,
         secret_outputs=secret_inputs,
+        queue=None
+        if config.queue is None
+        else QueueArgs(name=config.queue.name, description=config.queue.description),
     )
 
 

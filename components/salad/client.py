@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from components.salad.errors import SaladApiError, error_from_response
+from components.salad.paths import group_path, organization_path, project_path, segment
+from components.salad.queues import QueueCalls
 from components.salad.rate_budget import RateBudget, shared_budget
 from components.salad.retry import RetryPolicy, SaladRetry
 
@@ -37,8 +38,8 @@ class _BudgetedAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-class SaladClient:
-    """Thin client over `requests` for the container-group operations the provider needs.
+class SaladClient(QueueCalls):
+    """Thin client over `requests` for the container-group and queue operations the providers need.
 
     Every method raises `SaladApiError` on failure. Calls that are safe to repeat are retried on 429,
     502/503/504 and dropped connections; `create_container_group` is retried only on 429 and on
@@ -75,37 +76,37 @@ class SaladClient:
     # container groups
 
     def list_container_groups(self, organization: str, project: str) -> list[JsonObject]:
-        items = self._call("GET", _project_path(organization, project) + "/containers")["items"]
+        items = self._call("GET", project_path(organization, project) + "/containers")["items"]
         return list(items)
 
     def create_container_group(self, organization: str, project: str, body: JsonObject) -> JsonObject:
-        path = _project_path(organization, project) + "/containers"
+        path = project_path(organization, project) + "/containers"
         return self._call("POST", path, json_body=body, session=self._create_session)
 
     def get_container_group(self, organization: str, project: str, name: str) -> JsonObject:
-        return self._call("GET", _group_path(organization, project, name))
+        return self._call("GET", group_path(organization, project, name))
 
     def update_container_group(
         self, organization: str, project: str, name: str, patch: JsonObject
     ) -> JsonObject:
-        path = _group_path(organization, project, name)
+        path = group_path(organization, project, name)
         return self._call("PATCH", path, json_body=patch, merge_patch=True)
 
     def delete_container_group(self, organization: str, project: str, name: str) -> None:
-        self._call("DELETE", _group_path(organization, project, name))
+        self._call("DELETE", group_path(organization, project, name))
 
     def start_container_group(self, organization: str, project: str, name: str) -> None:
-        self._call("POST", _group_path(organization, project, name) + "/start")
+        self._call("POST", group_path(organization, project, name) + "/start")
 
     def stop_container_group(self, organization: str, project: str, name: str) -> None:
-        self._call("POST", _group_path(organization, project, name) + "/stop")
+        self._call("POST", group_path(organization, project, name) + "/stop")
 
     def list_instances(self, organization: str, project: str, name: str) -> list[JsonObject]:
-        return list(self._call("GET", _group_path(organization, project, name) + "/instances")["instances"])
+        return list(self._call("GET", group_path(organization, project, name) + "/instances")["instances"])
 
     def get_system_logs(self, organization: str, project: str, name: str) -> list[JsonObject]:
         """The group's system events (`SystemLog`: event_name, event_time, instance_id, version...)."""
-        return list(self._call("GET", _group_path(organization, project, name) + "/system-logs")["items"])
+        return list(self._call("GET", group_path(organization, project, name) + "/system-logs")["items"])
 
     def reallocate_instance(self, organization: str, project: str, name: str, instance_id: str) -> None:
         """Move an instance to another node (it downloads the image again there)."""
@@ -122,25 +123,25 @@ class SaladClient:
     # organization
 
     def list_gpu_classes(self, organization: str) -> list[JsonObject]:
-        return list(self._call("GET", f"/organizations/{_segment(organization)}/gpu-classes")["items"])
+        return list(self._call("GET", f"{organization_path(organization)}/gpu-classes")["items"])
 
     def get_quotas(self, organization: str) -> JsonObject:
-        return self._call("GET", f"/organizations/{_segment(organization)}/quotas")
+        return self._call("GET", f"{organization_path(organization)}/quotas")
 
     def query_log_entries(self, organization: str, query: JsonObject) -> list[JsonObject]:
         """Log entries (the containers' own output) matching a `LogEntryQuery`."""
-        path = f"/organizations/{_segment(organization)}/log-entries"
+        path = f"{organization_path(organization)}/log-entries"
         return list(self._call("POST", path, json_body=query)["items"])
 
     def get_gpu_availability(self, organization: str, request: JsonObject) -> JsonObject:
         """How many nodes fit a `GpuAvailabilityPrototype` right now, per priority (`GpuAvailability`)."""
-        path = f"/organizations/{_segment(organization)}/availability/sce-gpu-availability"
+        path = f"{organization_path(organization)}/availability/sce-gpu-availability"
         return self._call("POST", path, json_body=request)
 
     def _instance_action(
         self, organization: str, project: str, name: str, instance_id: str, action: str
     ) -> None:
-        path = f"{_group_path(organization, project, name)}/instances/{_segment(instance_id)}/{action}"
+        path = f"{group_path(organization, project, name)}/instances/{segment(instance_id)}/{action}"
         self._call("POST", path)
 
     # transport
@@ -200,18 +201,6 @@ class SaladClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _project_path(organization: str, project: str) -> str:
-    return f"/organizations/{_segment(organization)}/projects/{_segment(project)}"
-
-
-def _group_path(organization: str, project: str, name: str) -> str:
-    return f"{_project_path(organization, project)}/containers/{_segment(name)}"
 
 
 def _transport_failure(exc: requests.RequestException) -> str:

@@ -2,6 +2,10 @@
 
     python -m components.txt2img --stack dev --prompt "a lighthouse at dawn" --out lighthouse.png
     python -m components.txt2img --url https://xyz.salad.cloud --steps 20 --seed 42
+    python -m components.txt2img --stack batch --count 100 --out out/      # through the job queue
+
+Queue mode (`--queue [NAME]`, automatic when the stack has a queue and no gateway) submits `--count`
+jobs through Salad's API and writes out/job-001.png, ... (see `batch.py`).
 
 Progress and waiting messages go to stderr; the saved files, seed, model and time go to stdout.
 The exit status is 0 on success, 1 when no image came back, 2 for bad arguments or an unreadable stack.
@@ -16,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.container_group.settings import API_KEY_ENV
+from components.txt2img.batch import run_queue_mode
 from components.txt2img.gateway_client import (
     AuthMode,
     Txt2ImgError,
@@ -24,7 +29,7 @@ from components.txt2img.gateway_client import (
     WaitPolicy,
     txt2img,
 )
-from components.txt2img.stack_outputs import StackError, stack_api_key, stack_url
+from components.txt2img.stack_outputs import StackError, stack_api_key, stack_outputs, stack_url
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -32,7 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m components.txt2img",
         description="Generate an image with the deployed Stable Diffusion (A1111) and save it as PNG.",
     )
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("--stack", help="Pulumi stack whose `url` output is the gateway (needs pulumi)")
     target.add_argument("--url", help="the gateway URL, e.g. https://<name>.salad.cloud")
     parser.add_argument(
@@ -48,9 +53,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("image.png"),
-        help="output file; several images become NAME-1.png, NAME-2.png, ...",
+        default=None,
+        help="output file (default image.png; several images become NAME-1.png, ...); in queue mode the "
+        "directory for job-001.png, ... (default out)",
     )
+    queue = parser.add_argument_group("queue mode")
+    queue.add_argument(
+        "--queue",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="submit jobs to the Salad job queue NAME (default: the stack's `queue` output)",
+    )
+    queue.add_argument("--count", type=_positive, default=1, help="jobs to submit (queue mode)")
+    queue.add_argument("--concurrency", type=_positive, default=8, help="API calls at once (default 8)")
+    queue.add_argument(
+        "--timeout-minutes", type=float, default=60.0, help="give up waiting after (default 60)"
+    )
+    queue.add_argument(
+        "--poll-seconds", type=float, default=2.0, help="first pause between polls (default 2)"
+    )
+    queue.add_argument("--max-poll-seconds", type=float, default=15.0, help="longest pause (default 15)")
+    queue.add_argument("--webhook", default=None, help="URL Salad calls when each job finishes")
     parser.add_argument(
         "--auth",
         action=argparse.BooleanOptionalAction,
@@ -108,10 +133,18 @@ def _say(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        url = args.url or stack_url(args.stack, cwd=args.cwd)
+        outputs = stack_outputs(args.stack, cwd=args.cwd) if args.stack and not args.url else None
+        # Queue mode: asked for, or a stack with a queue and no gateway.
+        if args.queue is not None or (outputs and outputs.get("queue") and not outputs.get("url")):
+            return run_queue_mode(args, say=_say)
+        if not (args.url or args.stack):
+            print("error: give --stack STACK or --url URL (or --queue NAME for queue mode)", file=sys.stderr)
+            return 2
+        url = args.url or stack_url(args.stack, cwd=args.cwd, outputs=outputs)
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    args.out = args.out or Path("image.png")
     mode = AuthMode.AUTO if args.auth is None else (AuthMode.ALWAYS if args.auth else AuthMode.NEVER)
     request = Txt2ImgRequest(
         prompt=args.prompt,

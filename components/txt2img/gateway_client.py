@@ -381,3 +381,9 @@ def _status_label(status: int) -> str:
 def _excerpt(body: bytes, state: _Auth) -> str:
     text = readable_text(body) or "(empty body)"
     return text.replace(state.key, "***") if state.key else text
+
+
+def result_from_payload(payload: dict[str, Any], *, seconds: float, attempts: int = 1) -> Txt2ImgResult:
+    """A1111's txt2img answer (e.g. a queue job's output) checked like a gateway answer: PNGs or NoImages."""
+    body = json.dumps(payload).encode()
+    return _result(_Answer(payload, body), _Auth(AuthMode.NEVER, no_key), seconds, attempts)

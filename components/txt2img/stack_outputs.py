@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from typing import Any
 
 import components
 from components.container_group.settings import API_KEY
@@ -47,8 +48,8 @@ def _pulumi(stack: str, *args: str, cwd: str | None) -> str:
     return done.stdout
 
 
-def stack_url(stack: str, *, cwd: str | None = None) -> str:
-    """The stack's `url` output (the Container Gateway's https URL)."""
+def stack_outputs(stack: str, *, cwd: str | None = None) -> dict[str, Any]:
+    """All of the stack's outputs (`pulumi stack output --json`)."""
     raw = _pulumi(stack, "stack", "output", "--json", cwd=cwd)
     try:
         outputs = json.loads(raw or "{}")
@@ -56,7 +57,12 @@ def stack_url(stack: str, *, cwd: str | None = None) -> str:
         raise StackError(
             f"`pulumi stack output --json` printed something that is not JSON: {raw[:200]!r}"
         ) from error
-    url = outputs.get("url") if isinstance(outputs, dict) else None
+    return outputs if isinstance(outputs, dict) else {}
+
+
+def stack_url(stack: str, *, cwd: str | None = None, outputs: dict[str, Any] | None = None) -> str:
+    """The stack's `url` output (the Container Gateway's https URL); `outputs` if already read."""
+    url = (stack_outputs(stack, cwd=cwd) if outputs is None else outputs).get("url")
     if not isinstance(url, str) or not url:
         raise StackError(
             f"stack {stack} has no `url` output (has it been deployed, with the Container Gateway on?); "
@@ -67,8 +73,13 @@ def stack_url(stack: str, *, cwd: str | None = None) -> str:
 
 def stack_api_key(stack: str, *, cwd: str | None = None) -> str | None:
     """The stack's `salad:apiKey` config value, or None when it is not set or cannot be read."""
+    return stack_config_value(stack, API_KEY, cwd=cwd)
+
+
+def stack_config_value(stack: str, key: str, *, cwd: str | None = None) -> str | None:
+    """One config value of the stack (e.g. `salad:organization`), or None when unset or unreadable."""
     try:
-        value = _pulumi(stack, "config", "get", API_KEY, cwd=cwd).strip()
+        value = _pulumi(stack, "config", "get", key, cwd=cwd).strip()
     except StackError:
         return None
     return value or None

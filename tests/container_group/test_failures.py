@@ -74,6 +74,22 @@ def test_assess_counts_only_failures_of_the_version_since_the_wait_began() -> No
     ).failed
 
 
+def test_a_versioned_update_counts_failures_of_any_version_above_the_one_before() -> None:
+    # Two PATCHes (a probe switch) can leave instances of versions 3 and 4 after version 2.
+    events = [
+        event("Exited:1", 1, version="2"),  # the old version: not what this wait waits for
+        event("Exited:1", 2, version="3"),
+        event("Startup Probe Failure", 3, version="4"),
+        event("Exited:137 (Likely Out of System Memory)", 4, version=None),  # no version: counts
+    ]
+    verdict = assess(events, since=T0, version=None, newer_than=2, ready=0, want=1, max_failures=3)
+    assert verdict.failed
+    assert [e.version for e in verdict.failures] == ["3", "4", None]
+    assert not assess(
+        events[:3], since=T0, version=None, newer_than=2, ready=0, want=1, max_failures=3
+    ).failed
+
+
 def test_a_clock_ahead_of_salads_does_not_hide_failures_read_later() -> None:
     first_read = frozenset({event("Exited:1", -600)})  # before the wait, by Salad's clock and ours
     later = [

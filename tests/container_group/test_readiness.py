@@ -26,8 +26,10 @@ def instance(state: str, ready: bool = False, version: int = 1) -> dict[str, Any
         ([instance("running", False)], None, 0),
         ([instance("creating", True)], None, 0),
         ([instance("running", True, version=1), instance("running", True, version=2)], None, 2),
-        ([instance("running", True, version=1), instance("running", True, version=2)], 2, 1),
-        ([instance("running", True, version=1)], 2, 0),
+        ([instance("running", True, version=1), instance("running", True, version=2)], 1, 1),
+        ([instance("running", True, version=1), instance("running", True, version=3)], 1, 1),
+        ([instance("running", True, version=1)], 1, 0),
+        ([instance("running", True, version=1)], 0, 1),
         ([{"state": "running"}], None, 0),
         ([{"state": "running", "ready": "true"}], None, 0),
     ],
@@ -60,7 +62,7 @@ def test_count_ready(instances: list[dict[str, Any]], version: int | None, expec
         (
             [instance("running", True, version=1), instance("running", True, version=2)],
             2,
-            2,
+            1,
             "salad-sd-dev: 1/2 ready, 1 old version",
         ),
         (

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from components.container_group.request_body import create_body, is_versioned_change, patch_body
+from components.container_group.request_body import create_body, env_removal_patch, patch_body, patch_steps
 from components.container_group.validation import normalize_inputs
 
 GIB = 1024**3
@@ -280,9 +280,9 @@ PATCH_CASES = [
     (
         "env var replaced",
         changed(environment_variables={"MODE": "api"}),
-        {"container": {"environment_variables": {"CLI_ARGS": None, "MODE": "api"}}},
+        {"container": {"environment_variables": {"MODE": "api"}}},
     ),
-    ("env vars removed", without("environment_variables"), {"container": {"environment_variables": None}}),
+    ("env vars removed", without("environment_variables"), {"container": {"environment_variables": {}}}),
     ("image caching", changed(image_caching=False), {"container": {"image_caching": False}}),
     ("priority changed", changed(priority="batch"), {"container": {"priority": "batch"}}),
     ("priority removed", without("priority"), {"container": {"priority": None}}),
@@ -300,7 +300,6 @@ PATCH_CASES = [
         {
             "container": {
                 "registry_authentication": {
-                    "basic": None,
                     "docker_hub": {"username": "bot", "personal_access_token": "t"},
                 }
             }
@@ -311,11 +310,8 @@ PATCH_CASES = [
         changed(registry_authentication={"basic": {"username": "bot", "password": "new"}}),
         {"container": {"registry_authentication": {"basic": {"username": "bot", "password": "new"}}}},
     ),
-    (
-        "registry removed",
-        without("registry_authentication"),
-        {"container": {"registry_authentication": None}},
-    ),
+    # Not nullable in the spec: removing a login replaces the group (diff_rules), no PATCH carries it.
+    ("registry removed", without("registry_authentication"), {}),
     (
         "probe timing",
         changed(startup_probe={**A1111["startup_probe"], "failure_threshold": 15.0}),
@@ -333,7 +329,6 @@ PATCH_CASES = [
         ),
         {
             "startup_probe": {
-                "http": None,
                 "tcp": {"port": 7860},
                 "initial_delay_seconds": 30,
                 "period_seconds": 10,
@@ -455,24 +450,64 @@ def test_patch_body_gpu_change_joins_other_resource_changes() -> None:
     assert patch == {"container": {"resources": {"memory": 16384, "gpu_classes": [GPU_B]}}}
 
 
+def test_patch_steps_is_one_body_unless_a_probe_switches_protocol() -> None:
+    assert patch_steps(A1111, changed(replicas=5.0), None) == [{"replicas": 5}]
+    assert patch_steps(A1111, A1111, None) == []
+
+
 @pytest.mark.parametrize(
-    ("patch", "versioned"),
+    ("old_protocol", "new_protocol"),
     [
-        ({"container": {"image": "repo/a1111:v2"}}, True),
-        ({"container": {"command": None}}, True),
-        ({"container": {"environment_variables": {"A": "b"}}}, True),
-        ({"startup_probe": None}, True),
-        ({"liveness_probe": {"tcp": {"port": 1}}}, True),
-        ({"readiness_probe": None}, True),
-        ({"networking": {"port": 8080}}, True),
-        ({"replicas": 5, "container": {"image": "repo/a1111:v2"}}, True),
-        ({"replicas": 5}, False),
-        ({"display_name": None}, False),
-        ({"country_codes": ["us"]}, False),
-        ({"container": {"resources": {"cpu": 8}}}, False),
-        ({"container": {"priority": "low", "image_caching": False}}, False),
-        ({}, False),
+        ({"http": {"path": "/ping", "port": 7860.0}}, {"tcp": {"port": 7860.0}}),
+        ({"tcp": {"port": 7860.0}}, {"exec": {"command": ["true"]}}),
+        ({"exec": {"command": ["true"]}}, {"grpc": {"port": 50051.0}}),
     ],
+    ids=["http to tcp", "tcp to exec", "exec to grpc"],
 )
-def test_is_versioned_change(patch: dict[str, Any], versioned: bool) -> None:
-    assert is_versioned_change(patch) is versioned
+def test_probe_protocol_switch_is_removed_then_set(
+    old_protocol: dict[str, Any], new_protocol: dict[str, Any]
+) -> None:
+    old = changed(liveness_probe=old_protocol)
+    new = changed(liveness_probe=new_protocol, replicas=5.0)
+    first, second = patch_steps(old, new, None)
+    assert first == {"replicas": 5, "liveness_probe": None}
+    new_probe = create_body(new, [])["liveness_probe"]
+    assert second == {"liveness_probe": new_probe}
+    assert set(second["liveness_probe"]) & {"http", "tcp", "exec", "grpc"} == set(new_protocol)
+
+
+def test_env_removal_patch_is_rfc_7386() -> None:
+    assert env_removal_patch(["A", "B"]) == {"container": {"environment_variables": {"A": None, "B": None}}}
+
+
+def nulls_outside_the_spec(body: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Paths of `null` values the spec does not allow in a PATCH body."""
+    nullable = {
+        ("display_name",),
+        ("replicas",),
+        ("country_codes",),
+        ("container",),
+        ("container", "command"),
+        ("container", "image"),
+        ("container", "logging"),
+        ("container", "priority"),
+        ("container", "resources"),
+        *(("container", "resources", key) for key in RESOURCES_KEYS),
+        ("networking", "port"),
+        ("liveness_probe",),
+        ("readiness_probe",),
+        ("startup_probe",),
+    }
+    if body is None:
+        return [] if path in nullable else [".".join(path)]
+    if isinstance(body, dict):
+        return [found for key, value in body.items() for found in nulls_outside_the_spec(value, (*path, key))]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("new", "_expected"), [case[1:] for case in PATCH_CASES], ids=[c[0] for c in PATCH_CASES]
+)
+def test_patch_steps_put_null_only_where_the_spec_allows_it(new: dict[str, Any], _expected: Any) -> None:
+    for step in patch_steps(A1111, new, [GPU_B]):
+        assert nulls_outside_the_spec(step) == []

@@ -1,4 +1,8 @@
-"""Validators for request bodies built from Salad's official OpenAPI spec (strict: unknown fields fail)."""
+"""Validators for request bodies built from Salad's official OpenAPI spec (strict: unknown fields fail).
+
+Everything the spec rejects is a violation, except the relaxations listed in RELAXATIONS (one place, each
+with its reason); `problems` applies them and nothing else does.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,25 @@ PATCH_SCHEMA = "ContainerGroupPatch"
 LOG_QUERY_SCHEMA = "LogEntryQuery"
 GPU_AVAILABILITY_SCHEMA = "GpuAvailabilityPrototype"
 
+# Where we knowingly send what the spec's letter rejects, and why. Nothing else is relaxed.
+RELAXATIONS: dict[str, str] = {
+    "probe headers may be []": (
+        "ContainerGroupProbeHttpHeaders demands minItems 1, yet Salad's own examples and portal send "
+        '`"headers": []` (shared/notes/salad-api.md §4); an empty list is how we say "no headers".'
+    ),
+    "container.priority may be null": (
+        'ContainerGroupPriority is `type: ["string", "null"]` but its enum lists only the four names, so '
+        "JSON Schema rejects null although the type allows it; null is how a PATCH removes a priority "
+        "(Salad's docs: null resets optional fields), and the type states the intent."
+    ),
+    'a PATCH of only {"container": {"environment_variables": {"NAME": null, ...}}}': (
+        "RFC 7386's removal of map keys; env values must be strings in the spec, so the provider sends "
+        "this once, on its own, only when Salad merged the whole map it sent instead of replacing it and "
+        "no spec-valid body can remove the leftover keys (issue 10). If Salad refuses it, the update fails "
+        "naming those keys."
+    ),
+}
+
 
 def spec_path() -> Path:
     return Path(os.environ.get("SALAD_OPENAPI_SPEC", str(DEFAULT_SPEC)))
@@ -42,9 +65,12 @@ def _strict_spec() -> dict[str, Any]:
     strict = copy.deepcopy(spec)
     for schema in strict["components"]["schemas"].values():
         _forbid_unknown_properties(schema)
-    # Spec quirk: it demands at least one probe header, yet Salad's own examples and portal send
-    # `"headers": []` (shared/notes/salad-api.md §4). An empty list is what we send for "no headers".
-    strict["components"]["schemas"]["ContainerGroupProbeHttpHeaders"]["minItems"] = 0
+    schemas = strict["components"]["schemas"]
+    schemas["ContainerGroupProbeHttpHeaders"]["minItems"] = 0  # RELAXATIONS
+    schemas["ContainerGroupPriority"]["enum"] = [
+        *schemas["ContainerGroupPriority"]["enum"],
+        None,
+    ]  # RELAXATIONS
     return strict
 
 
@@ -79,8 +105,21 @@ def validator(schema_name: str) -> jsonschema.protocols.Validator:
     return strict
 
 
+def is_env_removal(schema_name: str, body: Any) -> bool:
+    """The RFC 7386 env-removal PATCH of RELAXATIONS, exactly: only null values, nothing else in the body."""
+    if schema_name != PATCH_SCHEMA or not isinstance(body, dict) or set(body) != {"container"}:
+        return False
+    container = body["container"]
+    if not isinstance(container, dict) or set(container) != {"environment_variables"}:
+        return False
+    env = container["environment_variables"]
+    return isinstance(env, dict) and bool(env) and all(value is None for value in env.values())
+
+
 def problems(schema_name: str, body: Any) -> list[str]:
-    """Every way `body` breaks the schema, as `path: message` lines (empty when valid)."""
+    """Every way `body` breaks the schema, but for RELAXATIONS, as `path: message` lines (empty: valid)."""
+    if is_env_removal(schema_name, body):
+        return []
     errors = sorted(validator(schema_name).iter_errors(body), key=lambda e: list(e.absolute_path))
     return [
         f"{'.'.join(str(p) for p in error.absolute_path) or '<body>'}: {error.message}" for error in errors

@@ -22,6 +22,7 @@ Knobs (environment, read on every request so tests may flip them):
 - `FAKE_WEBUI_NO_IMAGES=1`: txt2img answers `{"images": [], ...}`.
 - `FAKE_WEBUI_LOAD_SECONDS=S`: the checkpoint "loads" in a background thread for S seconds after start;
   ping answers at once, txt2img waits for the load (like A1111's `Thread(target=load_model)`).
+- `FAKE_WEBUI_SECONDS_PER_STEP=S`: txt2img takes steps x S seconds (GPU time, for benchmarks).
 """
 
 from __future__ import annotations
@@ -302,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         if _env_flag("FAKE_WEBUI_FAIL"):
             return self._send(500, _FAIL_PAGE.encode(), "text/html; charset=utf-8")
         self.server.webui.model_loaded.wait()
+        per_step = float(os.environ.get("FAKE_WEBUI_SECONDS_PER_STEP", "0") or 0)
+        if per_step > 0:
+            time.sleep(per_step * int(request.get("steps") or 1))
         try:
             answer = self.server.webui.txt2img(request)
         except (TypeError, ValueError) as error:

@@ -33,6 +33,7 @@ from tests.fakes.salad_catalog import gpu_classes
 from tests.fakes.salad_http import API_KEY_HEADER, Request, Response, SaladApp, html_page, problem
 from tests.fakes.salad_incident_routes import ROUTES as INCIDENT_ROUTES
 from tests.fakes.salad_model import Timings
+from tests.fakes.salad_queues import QueueService
 from tests.fakes.salad_rules import merge_patch
 from tests.fakes.salad_world import World
 
@@ -93,6 +94,8 @@ class SaladEmulator:
         self.world = World(timings or Timings(), speed)
         self.app = SaladApp(self.world, api_key)
         self.app.routes += INCIDENT_ROUTES
+        self.queues = QueueService(self.world)  # job queues, stand-in worker, autoscaler (salad_queues.py)
+        self.app.routes[:0] = self.queues.routes()  # first: it also checks the queue of a new group
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -112,9 +115,11 @@ class SaladEmulator:
             target=server.serve_forever, args=(0.02,), name="salad-emulator", daemon=True
         )
         self._thread.start()
+        self.queues.start()
         return self
 
     def stop(self) -> None:
+        self.queues.stop()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -223,6 +228,32 @@ class SaladEmulator:
     def reject_edits_while_pending(self, enabled: bool = True) -> None:
         """PATCH of a group whose image is being prepared answers 400 (Salad disables Edit meanwhile)."""
         self.app.reject_edits_while_pending = enabled
+
+    def env_semantics(self, mode: str) -> None:
+        """How a PATCH's environment map is applied: "merge" (RFC 7386, per key) or "replace" (whole map)."""
+        if mode not in ("merge", "replace"):
+            raise ValueError(mode)
+        self.world.env_semantics = mode
+
+    def env_null_deletes(self, enabled: bool = True) -> None:
+        """Accept RFC 7386's `{"NAME": null}` in environment_variables (outside the spec: 400 otherwise)."""
+        self.app.env_null_deletes = enabled
+
+    def hardware_edits_bump_version(self, enabled: bool = True) -> None:
+        """A resources edit bumps the version; the kept instances stay on the old one."""
+        self.world.hardware_edits_bump_version = enabled
+
+    def version_after_preparation(self, enabled: bool = True) -> None:
+        """An image change shows its new version only once the image is prepared (not in the PATCH answer)."""
+        self.world.version_after_preparation = enabled
+
+    def brief_stop_with_autostart(self, seconds: float) -> None:
+        """With autostart on, the group shows `stopped` for `seconds` after preparing; /start answers 400."""
+        self.world.brief_stop_seconds = seconds
+
+    def setback(self, image_substring: str) -> None:
+        """The first instance of such an image goes backwards once it runs (interruption, reallocations)."""
+        self.world.setback(image_substring)
 
     def edit_out_of_band(self, org: str, project: str, name: str, patch: dict[str, Json]) -> None:
         """Apply a merge-patch directly (no validation), with the same versioning rules as PATCH."""

@@ -16,7 +16,6 @@ from typing import Any
 from tests.fakes.salad_catalog import gpu_classes
 from tests.fakes.salad_model import Group
 from tests.fakes.salad_rules import (
-    merge_patch,
     validate_create,
     validate_merged,
     validate_patch,
@@ -28,6 +27,7 @@ from tests.fakes.salad_world import World
 Json = Any
 API_KEY_HEADER = "salad-api-key"
 MERGE_PATCH = "application/merge-patch+json"
+_ID_PARAMS = frozenset({"iid", "job_id"})  # uuids, not Salad names
 
 
 @dataclass
@@ -93,6 +93,7 @@ class SaladApp:
         self.api_key = api_key
         self.reject_edits_while_pending = False
         self.routes = list(_ROUTES)  # salad_api adds the incident routes (salad_incident_routes.py)
+        self.env_null_deletes = False  # accept {"NAME": null} in environment_variables (outside the spec)
 
     def auth_problem(self, headers: dict[str, str]) -> Response | None:
         """401 unless the (lower-cased) headers carry the right Salad-Api-Key."""
@@ -109,7 +110,7 @@ class SaladApp:
             if m is None:
                 continue
             params = m.groupdict()
-            bad = [k for k, v in params.items() if k != "iid" and not re.fullmatch(NAME_PATTERN, v)]
+            bad = [k for k, v in params.items() if k not in _ID_PARAMS and not re.fullmatch(NAME_PATTERN, v)]
             if bad:
                 return problem(404, f"{bad[0]} {params[bad[0]]!r} not found")
             fn = methods.get(req.method)
@@ -181,11 +182,11 @@ class SaladApp:
         if err is not None:
             return err
         gpu_ids = self._gpu_ids()
-        problems = validate_patch(body, gpu_ids)
+        problems = validate_patch(body, gpu_ids, env_null_deletes=self.env_null_deletes)
         if not problems:
             problems = validate_patch_against(g.doc, body)
         if not problems:
-            problems = validate_merged(merge_patch(g.doc, body), gpu_ids)
+            problems = validate_merged(self.world.merged(g.doc, body), gpu_ids)
         if problems:
             return problem(400, "; ".join(problems), title="Validation Error")
         if self.reject_edits_while_pending and body and self.world.status(g, req.now) == "pending":

@@ -64,6 +64,11 @@ class Instance:
     ready_at: float | None  # None = never ready
     stopping_at: float | None = None
     gone_at: float | None = None
+    # Setbacks: (from, until, state) spans that replace the normal state, e.g. running -> allocating after a
+    # node interruption, or downloading <-> allocating reallocation loops. Readiness comes back `ready_delay`
+    # after the last span ends.
+    setbacks: tuple[tuple[float, float, str], ...] = ()
+    ready_delay: float = 0.0
 
     def state(self, t: float) -> str | None:
         """The state at time t, or None when the instance does not exist (yet / any more)."""
@@ -71,6 +76,9 @@ class Instance:
             return None
         if self.stopping_at is not None and t >= self.stopping_at:
             return "stopping"
+        for begin, end, state in self.setbacks:
+            if begin <= t < end:
+                return state
         if t < self.downloading_at:
             return "allocating"
         if t < self.creating_at:
@@ -79,11 +87,22 @@ class Instance:
             return "creating"
         return "running"
 
+    def ready(self, t: float) -> bool:
+        if self.state(t) != "running" or self.ready_at is None or t < self.ready_at:
+            return False
+        return not any(begin <= t < end + self.ready_delay for begin, end, _ in self.setbacks)
+
     def became_ready(self) -> float | None:
         """When it became running+ready, if it ever does (it may be stopped first)."""
-        if self.ready_at is None or (self.stopping_at is not None and self.ready_at >= self.stopping_at):
+        if self.ready_at is None:
             return None
-        return self.ready_at
+        ready = self.ready_at
+        for begin, end, _ in self.setbacks:
+            if begin <= ready < end + self.ready_delay:
+                ready = end + self.ready_delay
+        if self.stopping_at is not None and ready >= self.stopping_at:
+            return None
+        return ready
 
     def last_change(self, t: float) -> float:
         times = [
@@ -93,6 +112,7 @@ class Instance:
             self.running_at,
             self.ready_at,
             self.stopping_at,
+            *(edge for begin, end, _ in self.setbacks for edge in (begin, end)),
         ]
         return max(x for x in times if x is not None and x <= t)
 
@@ -116,6 +136,12 @@ class Group:
     change_pending: bool = False
     applied_at: float = 0.0
     gone_at: float | None = None  # set by DELETE
+    settle_at: float = 0.0  # a hardware edit counts as applied from here (knob hardware_edits_bump_version)
+    stopped_until: float = 0.0  # shows `stopped` until then although run_wanted (knob brief_stop_seconds)
+    version_shown_from: float = (
+        0.0  # before this, GET shows `previous_version` (knob version_after_preparation)
+    )
+    previous_version: int = 1
 
     @property
     def name(self) -> str:
@@ -138,7 +164,7 @@ def group_status(g: Group, t: float) -> str:
         return "pending"
     if g.failed is not None:
         return "failed"
-    if not g.run_wanted:
+    if not g.run_wanted or t < g.stopped_until:
         return "stopped"
     if int(g.doc["replicas"]) == 0 or any(s == "running" for _, s in g.visible(t)):
         return "running"
@@ -206,7 +232,7 @@ def render_group(g: Group, t: float, iso: Iso) -> dict[str, Json]:
         "instance_status_counts": counts,
     }
     out["pending_change"] = g.change_pending and t < g.applied_at
-    out["version"] = g.version
+    out["version"] = g.previous_version if t < g.version_shown_from else g.version
     out["scaling-actions"] = copy.deepcopy(d.get("scaling-actions") or [])
     out["scheduled-scaling-enabled"] = bool(d.get("scheduled-scaling-enabled", False))
     out["create_time"] = iso(g.created)
@@ -224,7 +250,7 @@ def render_instances(g: Group, t: float, iso: Iso) -> list[dict[str, Json]]:
             "state": state,
             "update_time": iso(inst.last_change(t)),
             "version": inst.version,
-            "ready": state == "running" and inst.ready_at is not None and t >= inst.ready_at,
+            "ready": inst.ready(t),
             "started": state == "running",
             "deletion_cost": 0,
         }

@@ -8,9 +8,14 @@ unknown fields are rejected everywhere, JSON integers must be integers (``2.0`` 
 be booleans, GPU classes must be UUIDs of known classes, exactly one probe protocol / logging provider /
 registry credential.
 
-PATCH bodies are checked in "patch mode": nothing is required and ``null`` is accepted anywhere (RFC 7386
-deletion); the *merged* document is then checked like a create body (`validate_merged`), which reports e.g.
-``container.image is required`` for ``{"container": {"image": null}}``.
+PATCH bodies are checked in "patch mode": nothing is required and ``null`` (RFC 7386 deletion) is accepted
+only where the spec's PATCH schema allows it (`Node.patch_nullable`): a whole probe, display_name, replicas,
+country_codes, container, its command/image/logging/priority/resources and each resource field,
+networking.port. Never inside a probe (``"http": null``), never for the environment map or one of its values,
+never for registry_authentication. The knob ``env_null_deletes`` accepts ``{"NAME": null}`` in the
+environment map (if Salad turns out to honour RFC 7386 there). The *merged* document is then checked like a
+create body (`validate_merged`), which reports e.g. ``container.image is required`` for
+``{"container": {"image": null}}``.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ def validate_create(body: Json, gpu_class_ids: Iterable[str]) -> list[str]:
     return _Checker(set(gpu_class_ids), patch_mode=False).run(CREATE_GROUP, body)
 
 
-def validate_patch(body: Json, gpu_class_ids: Iterable[str]) -> list[str]:
+def validate_patch(body: Json, gpu_class_ids: Iterable[str], *, env_null_deletes: bool = False) -> list[str]:
     """Problems with a `ContainerGroupPatch` body taken on its own (patch mode, see module docstring)."""
-    return _Checker(set(gpu_class_ids), patch_mode=True).run(PATCH_GROUP, body)
+    checker = _Checker(set(gpu_class_ids), patch_mode=True, env_null_deletes=env_null_deletes)
+    return checker.run(PATCH_GROUP, body)
 
 
 def validate_body(node: Node, body: Json, gpu_class_ids: Iterable[str]) -> list[str]:
@@ -113,9 +119,10 @@ def _is_kind(kind: str, value: Json) -> bool:
 
 
 class _Checker:
-    def __init__(self, gpu_class_ids: set[str], *, patch_mode: bool) -> None:
+    def __init__(self, gpu_class_ids: set[str], *, patch_mode: bool, env_null_deletes: bool = False) -> None:
         self.gpu_class_ids = gpu_class_ids
         self.patch_mode = patch_mode
+        self.env_null_deletes = env_null_deletes
         self.problems: list[str] = []
 
     def run(self, node: Node, body: Json) -> list[str]:
@@ -129,7 +136,7 @@ class _Checker:
 
     def _value(self, node: Node, value: Json, path: str, patch: bool) -> None:
         if value is None:
-            if not (node.nullable or patch):
+            if not (node.nullable or (patch and node.patch_nullable)):
                 self._add(path, f"must be {_KIND_TEXT[node.kind]}, not null")
             return
         if not _is_kind(node.kind, value):
@@ -174,6 +181,8 @@ class _Checker:
         for key, item in value.items():
             if not key:
                 self._add(path, "must not contain an empty key")
+                continue
+            if item is None and patch and self.env_null_deletes:
                 continue
             self._value(node.items, item, f"{path}.{key}", patch)
 

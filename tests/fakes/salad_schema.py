@@ -7,6 +7,7 @@ engine lives in `salad_rules.py`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$"
@@ -31,7 +32,8 @@ class Node:
     """One schema node. `kind` is object | array | map | string | integer | boolean."""
 
     kind: str
-    nullable: bool = False
+    nullable: bool = False  # null allowed in a create body and a PATCH body
+    patch_nullable: bool = False  # null allowed in a PATCH body only (`Update*` schemas of the spec)
     props: dict[str, Node] = field(default_factory=dict)
     required: frozenset[str] = frozenset()
     exactly_one: tuple[str, ...] = ()  # object: exactly one of these keys must be present and non-null
@@ -76,6 +78,11 @@ def string(lo: int = 1, hi: int = 1000, *, pattern: str | None = None, nullable:
 
 def enum(*values: str, nullable: bool = False, text: str | None = None) -> Node:
     return Node("string", nullable=nullable, enum=frozenset(values), enum_text=text)
+
+
+def patch_nullable(node: Node) -> Node:
+    """`node` as the spec's PATCH schema has it: `null` allowed (RFC 7386 removal)."""
+    return dataclasses.replace(node, patch_nullable=True)
 
 
 def boolean() -> Node:
@@ -171,6 +178,7 @@ REGISTRY_AUTH = obj(
         "aws_ecr": obj(
             {"access_key_id": _secret(), "secret_access_key": _secret()},
             ("access_key_id", "secret_access_key"),
+            nullable=True,  # the spec's only nullable credential kind (a quirk, kept)
         ),
         "basic": obj({"username": _secret(), "password": _secret()}, ("username", "password")),
         "docker_hub": obj(
@@ -207,6 +215,23 @@ CONTAINER = obj(
     ("image", "resources"),
 )
 
+# In a PATCH: null allowed exactly where the spec's `UpdateContainer` allows it. Not for the environment map
+# or its values, image_caching, or registry_authentication and its kinds (aws_ecr excepted, as on create).
+PATCH_RESOURCES = patch_nullable(
+    dataclasses.replace(RESOURCES, props={key: patch_nullable(node) for key, node in RESOURCES.props.items()})
+)
+PATCH_CONTAINER = patch_nullable(
+    dataclasses.replace(
+        CONTAINER,
+        props={
+            **CONTAINER.props,
+            "image": patch_nullable(string(1, 1024)),
+            "logging": patch_nullable(LOGGING),
+            "resources": PATCH_RESOURCES,
+        },
+    )
+)
+
 # --- group --------------------------------------------------------------------------------------------------
 
 _TIMEOUT_MS = integer(1, 100000)
@@ -231,7 +256,9 @@ CREATE_NETWORKING = obj(
     },
     ("protocol", "port", "auth"),
 )
-PATCH_NETWORKING = obj({"port": integer(1, 65535)}, not_patchable=NETWORKING_FIELDS_NOT_PATCHABLE)
+PATCH_NETWORKING = obj(
+    {"port": patch_nullable(integer(1, 65535))}, not_patchable=NETWORKING_FIELDS_NOT_PATCHABLE
+)
 
 QUEUE_CONNECTION = obj(
     {"path": string(1, 1024), "port": integer(1, 65535), "queue_name": string(2, 63, pattern=NAME_PATTERN)},
@@ -282,7 +309,15 @@ CREATE_GROUP = obj(
 )
 
 PATCH_GROUP = obj(
-    {**_COMMON_GROUP_PROPS, "networking": PATCH_NETWORKING},
+    {
+        **_COMMON_GROUP_PROPS,
+        **{
+            key: patch_nullable(_COMMON_GROUP_PROPS[key])
+            for key in ("display_name", "replicas", "country_codes")
+        },
+        "container": PATCH_CONTAINER,
+        "networking": PATCH_NETWORKING,
+    },
     not_patchable=(
         "name",
         "autostart_policy",

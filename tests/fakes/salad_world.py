@@ -25,6 +25,18 @@ Lifecycle decisions (documented for the people testing against the emulator):
 * Not versioned (no restart): display_name, replicas (adds / removes instances; the least advanced go
   first), country_codes, resources (hardware edits keep every instance: the emulator pretends every node
   still fits), image_caching, logging, priority, registry_authentication, autoscaler and scaling settings.
+* Merge semantics: RFC 7386 everywhere, except `registry_authentication`, which a PATCH replaces whole (a
+  write-only credential: its merged form with two kinds would be invalid, and the spec lets no PATCH null
+  the old kind). The environment map follows the knob `env_semantics`: "merge" (RFC 7386, per key; the
+  default) or "replace" (the map sent replaces the stored one).
+* Knobs for what Salad's docs say can happen (all off by default; set the attribute on `World`):
+  `hardware_edits_bump_version` - a resources edit bumps ``version`` while the kept instances stay on the
+  old one, and ``pending_change`` is true for `Timings.allocating`; `version_after_preparation` - an image
+  change shows the new ``version`` only once the image is prepared (the PATCH answer shows the old one),
+  and the old instances keep serving until then;
+  `brief_stop_seconds` - with autostart on, the group shows ``stopped`` that long after preparing its image
+  and answers /start with 400 meanwhile; `setback(image)` - the first instance of such an image goes
+  running -> allocating (interruption), then downloading <-> allocating once, before running again.
 * DELETE: status ``stopped``, instances stopping; the group is visible until `Timings.delete` has passed,
   then 404 and the name is free again.
 * Fault rules (`fail_image_preparation`, `never_ready`) are looked up when a group's image is prepared or
@@ -72,6 +84,11 @@ class World:
         self._groups: dict[GroupKey, Group] = {}
         self._fail_rules: list[tuple[str, str]] = []
         self._never_ready: list[str] = []
+        self._setbacks: list[str] = []
+        self.env_semantics = "merge"  # or "replace"
+        self.hardware_edits_bump_version = False
+        self.version_after_preparation = False
+        self.brief_stop_seconds = 0.0
         self._rng = random.Random(seed)
         self.incidents = Incidents(self.timings.failure_every)  # failure modes, system logs, quota
         self._wall0, self._mono0 = time.time(), time.monotonic()
@@ -95,6 +112,23 @@ class World:
     def never_ready(self, image_substring: str) -> None:
         with self.lock:
             self._never_ready.append(image_substring)
+
+    def setback(self, image_substring: str) -> None:
+        with self.lock:
+            self._setbacks.append(image_substring)
+
+    def merged(self, doc: dict[str, Json], patch: dict[str, Json]) -> dict[str, Json]:
+        """The stored document after `patch`, by the merge semantics above."""
+        new: dict[str, Json] = merge_patch(doc, patch)
+        sent = patch.get("container")
+        if not isinstance(sent, dict) or not isinstance(new.get("container"), dict):
+            return new
+        if isinstance(sent.get("registry_authentication"), dict):
+            new["container"]["registry_authentication"] = copy.deepcopy(sent["registry_authentication"])
+        env = sent.get("environment_variables")
+        if self.env_semantics == "replace" and isinstance(env, dict):
+            new["container"]["environment_variables"] = {k: v for k, v in env.items() if v is not None}
+        return new
 
     # --- lookup ---------------------------------------------------------------------------------------------
 
@@ -142,6 +176,8 @@ class World:
                 failed=self._failure_for(str(doc["container"]["image"])),
                 run_wanted=bool(doc["autostart_policy"]),
             )
+            if g.run_wanted and self.brief_stop_seconds > 0:
+                g.stopped_until = g.prepared_at + self.brief_stop_seconds
             if g.run_wanted:
                 g.started_at = now
                 self._schedule(g, int(doc["replicas"]), now)
@@ -152,16 +188,24 @@ class World:
         """Apply an RFC 7386 merge-patch (validated, or deliberately not) with the versioning rules."""
         with self.lock:
             self._settle(g, now)
-            old, new = g.doc, merge_patch(g.doc, patch)
+            old, new = g.doc, self.merged(g.doc, patch)
             changed = [p for p in VERSIONED_PATHS if _get(old, p) != _get(new, p)]
+            hardware = _get(old, ("container", "resources")) != _get(new, ("container", "resources"))
             g.doc = new
             g.updated = now
             if changed:
-                g.version += 1
+                self._bump_version(g, now)
                 if ("container", "image") in changed:
                     g.prepared_at = now + self.timings.image_prepare
                     g.failed = self._failure_for(g.image)
-                self._retire(g, g.active(), now)
+                retire_at = now
+                if ("container", "image") in changed and self.version_after_preparation:
+                    g.version_shown_from = retire_at = g.prepared_at
+                self._retire(g, g.active(), retire_at)
+                g.change_pending = True
+            elif hardware and self.hardware_edits_bump_version:
+                self._bump_version(g, now)  # the kept instances stay on the old version
+                g.settle_at = now + self.timings.allocating
                 g.change_pending = True
             self._reconcile(g, now)
             self._recompute_applied(g)
@@ -174,6 +218,8 @@ class World:
                 return "the container group is being deleted"
             if g.failed is not None and now >= g.prepared_at:
                 return "the container group failed and cannot be started; fix the image first"
+            if now < g.stopped_until:
+                return "the container group cannot be started right now; try again later"
             if not g.run_wanted:
                 g.run_wanted, g.started_at = True, now
                 self._reconcile(g, now)
@@ -196,6 +242,10 @@ class World:
 
     # --- scheduling helpers ---------------------------------------------------------------------------------
 
+    def _bump_version(self, g: Group, now: float) -> None:
+        g.previous_version = g.version if now >= g.version_shown_from else g.previous_version
+        g.version += 1
+
     def _failure_for(self, image: str) -> str | None:
         return next((desc for sub, desc in self._fail_rules if sub in image), None)
 
@@ -203,8 +253,9 @@ class World:
         if g.failed is not None or not g.run_wanted:
             return
         t = self.timings
-        begin = max(now, g.prepared_at)
+        begin = max(now, g.prepared_at, g.stopped_until)
         never = any(s in g.image for s in self._never_ready)
+        setback = any(s in g.image for s in self._setbacks)
         for k in range(count):
             start = begin + k * t.downloading / 5
             running = start + t.allocating + t.downloading + t.creating
@@ -218,6 +269,8 @@ class World:
                     creating_at=start + t.allocating + t.downloading,
                     running_at=running,
                     ready_at=None if never else running + t.ready,
+                    setbacks=_setback_spans(running + t.ready / 2, t) if setback and k == 0 else (),
+                    ready_delay=t.ready,
                 )
             )
             self.incidents.on_schedule(g, g.instances[-1])
@@ -249,7 +302,7 @@ class World:
         if g.failed is not None:
             g.applied_at = math.inf
             return
-        times = [g.prepared_at]
+        times = [g.prepared_at, g.settle_at]
         times += [i.gone_at for i in g.instances if i.gone_at is not None]
         times += [i.running_at for i in g.active()]
         g.applied_at = max(times)
@@ -277,6 +330,21 @@ class World:
                 and r <= now
             ]
             return min(times, default=None)
+
+
+def _setback_spans(begin: float, t: Timings) -> tuple[tuple[float, float, str], ...]:
+    """Interrupted while it runs: allocating, downloading, allocating again (a reallocation), then back."""
+    spans = []
+    for state, duration in (
+        ("allocating", t.allocating),
+        ("downloading", t.downloading / 2),
+        ("allocating", t.allocating),
+        ("downloading", t.downloading),
+        ("creating", t.creating),
+    ):
+        spans.append((begin, begin + duration, state))
+        begin += duration
+    return tuple(spans)
 
 
 def _get(doc: Json, path: tuple[str, ...]) -> Json:

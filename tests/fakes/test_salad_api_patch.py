@@ -128,12 +128,41 @@ def test_arrays_are_replaced_wholesale(api: Api) -> None:
     assert r.json()["liveness_probe"]["http"]["path"] == "/internal/ping"
 
 
-def test_environment_variables_merge_per_key_and_null_removes_one(api: Api) -> None:
+def test_environment_variables_merge_per_key_by_default_and_null_is_refused(api: Api) -> None:
     r = api.patch("sd", {"container": {"environment_variables": {"PORT": "7860"}}})
     assert r.json()["container"]["environment_variables"] == {"CLI_ARGS": "--api --xformers", "PORT": "7860"}
     r = api.patch("sd", {"container": {"environment_variables": {"CLI_ARGS": None}}})
+    assert r.status_code == 400
+    assert "container.environment_variables.CLI_ARGS must be a string, not null" in r.json()["detail"]
+    r = api.patch("sd", {"container": {"environment_variables": None}})
+    assert r.status_code == 400 and "environment_variables must be an object, not null" in r.text
+
+
+def test_env_null_deletes_knob_lets_null_remove_one(emu: SaladEmulator, api: Api) -> None:
+    emu.env_null_deletes()
+    api.patch("sd", {"container": {"environment_variables": {"PORT": "7860"}}})
+    r = api.patch("sd", {"container": {"environment_variables": {"CLI_ARGS": None}}})
     assert r.status_code == 200
     assert r.json()["container"]["environment_variables"] == {"PORT": "7860"}
+
+
+def test_env_replace_knob_replaces_the_whole_map(emu: SaladEmulator, api: Api) -> None:
+    emu.env_semantics("replace")
+    r = api.patch("sd", {"container": {"environment_variables": {"PORT": "7860"}}})
+    assert r.json()["container"]["environment_variables"] == {"PORT": "7860"}
+    r = api.patch("sd", {"container": {"environment_variables": {}}})
+    assert r.json()["container"]["environment_variables"] == {}
+
+
+def test_registry_login_is_replaced_whole(emu: SaladEmulator, api: Api) -> None:
+    basic = {"basic": {"username": "u", "password": "p"}}
+    hub = {"docker_hub": {"username": "u", "personal_access_token": "t"}}
+    assert api.patch("sd", {"container": {"registry_authentication": basic}}).status_code == 200
+    assert api.patch("sd", {"container": {"registry_authentication": hub}}).status_code == 200
+    stored = emu.stored_document(ORG, PROJECT, "sd")
+    assert stored is not None and stored["container"]["registry_authentication"] == hub
+    r = api.patch("sd", {"container": {"registry_authentication": {"basic": None}}})
+    assert r.status_code == 400 and "must be an object, not null" in r.text
 
 
 def test_null_resets_optional_fields_to_their_defaults(api: Api) -> None:
@@ -145,11 +174,14 @@ def test_null_resets_optional_fields_to_their_defaults(api: Api) -> None:
     assert r.json()["container"]["resources"]["storage_amount"] == 1073741824
 
 
-def test_switching_probe_protocol_needs_null_for_the_old_one(api: Api) -> None:
+def test_switching_probe_protocol_needs_the_probe_removed_first(api: Api) -> None:
     tcp_probe = mutated(http_probe(), "http", DELETE) | {"tcp": {"port": 7860}}
     r = api.patch("sd", {"liveness_probe": tcp_probe})
-    assert r.status_code == 400 and "exactly one of" in r.json()["detail"]
+    assert r.status_code == 400 and "exactly one of" in r.json()["detail"]  # merged with the old http block
     r = api.patch("sd", {"liveness_probe": {**tcp_probe, "http": None}})
+    assert r.status_code == 400 and "liveness_probe.http must be an object, not null" in r.json()["detail"]
+    assert api.patch("sd", {"liveness_probe": None}).status_code == 200
+    r = api.patch("sd", {"liveness_probe": tcp_probe})
     assert r.status_code == 200
     assert r.json()["liveness_probe"]["tcp"] == {"port": 7860} and "http" not in r.json()["liveness_probe"]
 

@@ -307,7 +307,7 @@ PATCH_CASES: list[tuple[str, Json, str]] = [
         {"networking": {"client_request_timeout": 5}},
         "client_request_timeout cannot be changed",
     ),
-    ("networking-removed", {"networking": None}, "networking cannot be removed"),
+    ("networking-removed", {"networking": None}, "networking must be an object, not null"),
     ("echoed-version", {"version": 2}, "version cannot be changed"),
     ("top-level-priority", {"priority": "low"}, "priority is not a known field"),
     ("unknown", {"container": {"imagee": "x"}}, "container.imagee is not a known field"),

@@ -16,7 +16,13 @@ from components.program.stack_config.deployment import (
     PROTECTED_STACKS,
 )
 from components.program.stack_config.loader import load_stack_config
-from components.program.stack_config.model import ConfigError, ImageConfig, RegistryConfig, StackConfig
+from components.program.stack_config.model import (
+    ConfigError,
+    ImageConfig,
+    QueueConfig,
+    RegistryConfig,
+    StackConfig,
+)
 
 __all__ = [
     "DEFAULT_CPU",
@@ -28,6 +34,7 @@ __all__ = [
     "PROTECTED_STACKS",
     "ConfigError",
     "ImageConfig",
+    "QueueConfig",
     "RegistryConfig",
     "StackConfig",
     "load_stack_config",

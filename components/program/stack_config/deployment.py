@@ -28,10 +28,12 @@ from components.program.stack_config.keys import (
     DEPLOYMENT_KEYS,
     PROBE_KEYS,
     PROBE_TIMINGS,
+    PROBE_TYPES,
     PROBES,
     WAIT_KEYS,
 )
 from components.program.stack_config.problems import Problems
+from components.program.stack_config.queue import QueueShape, build_queue
 
 DEFAULT_REPLICAS = 3
 DEFAULT_CPU = 4
@@ -86,6 +88,7 @@ class DeploymentShape:
     # Property paths filled from another key (a probe's port from `port`): a failure there is already
     # reported under that key, so it is dropped.
     inherited: set[str] = field(default_factory=set)
+    queue: QueueShape | None = None
 
 
 def default_name(stack: str) -> str:
@@ -136,8 +139,9 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
         if probe is None:
             continue
         if gateway and "port" not in probe.overrides:
-            shape.inherited.add(f"{prop}.http.port")
-        if config_key == "readinessProbe" and not gateway:
+            kinds = [kind for kind in ("http", "tcp", "grpc") if kind in probe.salad]
+            shape.inherited.update(f"{prop}.{kind}.port" for kind in kinds)
+        if config_key == "readinessProbe" and not gateway and config.get("queue") in (None, False):
             problems.add(
                 f"{DEPLOYMENT}.readinessProbe needs the Container Gateway, but {DEPLOYMENT}.port is false"
             )
@@ -152,9 +156,10 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
 
     smoke_test = config.get("smokeTest", False)
     inputs["smoke_test"] = smoke_test  # a provider input: the core checks that it is a boolean
+    shape.queue = build_queue(config.get("queue"), config, inputs, problems)
     shape.smoke_test = smoke_test is True
     shape.protect = _flag(config, "protect", stack in PROTECTED_STACKS, problems)
-    if shape.smoke_test:
+    if shape.smoke_test and shape.queue is None:  # in queue mode the smoke test is a queue job
         if not gateway:
             problems.add(f"{DEPLOYMENT}.smokeTest calls the gateway, but {DEPLOYMENT}.port is false")
         if inputs["replicas"] == 0:
@@ -214,6 +219,24 @@ class _Probe:
     overrides: Mapping[str, Any]
 
 
+def _probe_protocol(where: str, merged: Mapping[str, Any], problems: Problems) -> dict[str, Any] | None:
+    """The protocol block of Salad's probe for `type` (http unless set)."""
+    kind = merged.get("type", "http")
+    if kind == "http":
+        return {"http": {"path": merged["path"], "port": merged["port"]}}
+    if kind == "tcp":
+        return {"tcp": {"port": merged["port"]}}
+    if kind == "grpc":
+        return {"grpc": {"port": merged["port"], "service": merged.get("service", "")}}
+    if kind == "exec":
+        if merged.get("command") is None:
+            problems.add(f"{where}.command is required for type exec (a list such as ['cat', '/tmp/ready'])")
+            return None
+        return {"exec": {"command": merged["command"]}}
+    problems.add(f"{where}.type must be one of {', '.join(PROBE_TYPES)}, got {show(kind)}")
+    return None
+
+
 def _probe(config_key: str, raw: Any, port: Any, problems: Problems) -> _Probe | None:
     """Salad's probe object for one probe setting (None, true, false or an override object), or None."""
     where = f"{DEPLOYMENT}.{config_key}"
@@ -233,6 +256,8 @@ def _probe(config_key: str, raw: Any, port: Any, problems: Problems) -> _Probe |
         )
         return None
     merged = {"port": port, **PROBE_DEFAULTS[config_key], **overrides}
-    salad = {"http": {"path": merged["path"], "port": merged["port"]}}
+    salad = _probe_protocol(where, merged, problems)
+    if salad is None:
+        return None
     salad.update({prop: merged[key] for key, prop in PROBE_TIMINGS.items()})
     return _Probe(salad=salad, overrides=overrides)

@@ -34,7 +34,18 @@ DEPLOYMENT_KEYS = (
     "adopt",
     "smokeTest",
     "protect",
+    "queue",
 )
+QUEUE_KEYS = ("name", "description", "autoscaler")
+# Queue autoscaler config keys -> Salad's queue_autoscaler fields.
+AUTOSCALER_KEYS: Mapping[str, str] = {
+    "minReplicas": "min_replicas",
+    "maxReplicas": "max_replicas",
+    "desiredQueueLength": "desired_queue_length",
+    "pollingPeriodSeconds": "polling_period",
+    "maxUpscalePerMinute": "max_upscale_per_minute",
+    "maxDownscalePerMinute": "max_downscale_per_minute",
+}
 WAIT_KEYS = ("minReadyReplicas", "timeoutMinutes", "maxFailures", "reallocateStuckAfterMinutes")
 
 # Probe config keys -> ContainerGroup probe properties, and probe override fields -> Salad probe paths.
@@ -50,7 +61,9 @@ PROBE_TIMINGS: Mapping[str, str] = {
     "successThreshold": "success_threshold",
     "failureThreshold": "failure_threshold",
 }
-PROBE_KEYS = ("path", "port", *PROBE_TIMINGS)
+# `type` picks Salad's probe kind (http by default): `path` for http, `command` for exec, `service` for grpc.
+PROBE_TYPES = ("http", "tcp", "exec", "grpc")
+PROBE_KEYS = ("type", "path", "port", "command", "service", *PROBE_TIMINGS)
 
 REQUIRED_HINTS: Mapping[str, str] = {
     ORGANIZATION: " (pulumi config set salad:organization <org>)",
@@ -68,6 +81,10 @@ def _probe_paths() -> dict[str, str]:
         paths[prop] = _deployment(config_key)
         paths[f"{prop}.http.path"] = _deployment(f"{config_key}.path")
         paths[f"{prop}.http.port"] = _deployment(f"{config_key}.port")
+        paths[f"{prop}.tcp.port"] = _deployment(f"{config_key}.port")
+        paths[f"{prop}.grpc.port"] = _deployment(f"{config_key}.port")
+        paths[f"{prop}.grpc.service"] = _deployment(f"{config_key}.service")
+        paths[f"{prop}.exec.command"] = _deployment(f"{config_key}.command")
         paths.update({f"{prop}.{t}": _deployment(f"{config_key}.{c}") for c, t in PROBE_TIMINGS.items()})
     return paths
 
@@ -101,6 +118,14 @@ PROPERTY_KEYS: Mapping[str, str] = {
     "reallocate_stuck_after_minutes": _deployment("waitForReady.reallocateStuckAfterMinutes"),
     "adopt": _deployment("adopt"),
     "smoke_test": _deployment("smokeTest"),
+    "queue_connection": _deployment("queue"),
+    "queue_connection.queue_name": _deployment("queue.name"),
+    "queue_connection.port": _deployment("env.WEBUI_PORT"),
+    "queue_autoscaler": _deployment("queue.autoscaler"),
+    **{
+        f"queue_autoscaler.{prop}": _deployment(f"queue.autoscaler.{key}")
+        for key, prop in AUTOSCALER_KEYS.items()
+    },
 }
 
 

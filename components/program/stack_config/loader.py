@@ -9,8 +9,9 @@ from components.container_group.validation import check_inputs
 from components.program.stack_config.deployment import build_deployment
 from components.program.stack_config.image import parse_image
 from components.program.stack_config.keys import config_message
-from components.program.stack_config.model import ConfigError, StackConfig
+from components.program.stack_config.model import ConfigError, QueueConfig, StackConfig
 from components.program.stack_config.problems import Problems, type_name
+from components.queue.core import check_queue_inputs
 
 # Stands in for the image while checking the other inputs when nothing (no `ref`) names it yet.
 _IMAGE_PLACEHOLDER = "registry.invalid/salad-sd:config-check"
@@ -42,6 +43,16 @@ def load_stack_config(*, stack: str, salad: Mapping[str, Any], image: Any, deplo
         if failure.property not in shape.inherited:
             problems.add(config_message(failure))
 
+    queue = None
+    if shape.queue is not None:
+        queue_news = {**{k: news[k] for k in ("organization", "project")}, "name": shape.queue.name}
+        queue_news["description"] = shape.queue.description
+        _, queue_failures = check_queue_inputs(queue_news)
+        for failure in queue_failures:
+            if failure.property == "description":  # the name is checked as the group's queue_name
+                problems.add(f"salad-sd:deployment.queue.{failure.reason}")
+        queue = QueueConfig(name=str(shape.queue.name), description=str(shape.queue.description))
+
     if problems.messages:
         raise ConfigError(problems.messages)
     return StackConfig(
@@ -51,4 +62,5 @@ def load_stack_config(*, stack: str, salad: Mapping[str, Any], image: Any, deplo
         container_group_inputs={k: v for k, v in checked.items() if k not in _NOT_RETURNED},
         smoke_test=shape.smoke_test,
         protect=shape.protect,
+        queue=queue,
     )

@@ -65,6 +65,16 @@ class ImageConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    """`salad-sd:deployment.queue`: the Salad job queue the group takes its jobs from."""
+
+    name: str
+    """Queue name (default `<group name>-jobs`); renaming it replaces the queue and the group."""
+    description: str
+    """The queue's description in Salad."""
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `__main__.py` needs to register the stack's resources."""
 
@@ -82,6 +92,8 @@ class StackConfig:
     """Run a txt2img call through the gateway after each deploy."""
     protect: bool
     """Register the container group with `protect=True` (prod: `pulumi destroy` refuses to delete it)."""
+    queue: QueueConfig | None = None
+    """Queue mode: the job queue to create before the group (None: gateway only)."""
 
     @property
     def name(self) -> str:

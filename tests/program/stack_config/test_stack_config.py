@@ -169,6 +169,21 @@ def test_probe_override_merges_over_the_defaults() -> None:
     assert startup["http"]["path"] == "/internal/profile-startup"
 
 
+def test_probe_type_picks_salads_probe_kind() -> None:
+    deployment = {
+        "startupProbe": {"type": "tcp"},
+        "livenessProbe": {"type": "exec", "command": ["curl", "-f", "http://localhost:7860/internal/ping"]},
+        "readinessProbe": {"type": "grpc", "port": 50051, "service": "health"},
+    }
+    inputs = load(deployment=deployment).container_group_inputs
+    assert inputs["startup_probe"]["tcp"] == {"port": 7860} and "http" not in inputs["startup_probe"]
+    assert inputs["startup_probe"]["failure_threshold"] == PROBE_DEFAULTS["startupProbe"]["failureThreshold"]
+    assert inputs["liveness_probe"]["exec"] == {
+        "command": ["curl", "-f", "http://localhost:7860/internal/ping"]
+    }
+    assert inputs["readiness_probe"]["grpc"] == {"port": 50051, "service": "health"}
+
+
 def test_probes_can_be_disabled_and_readiness_enabled() -> None:
     deployment = {"startupProbe": False, "livenessProbe": False, "readinessProbe": True}
     inputs = load(deployment=deployment).container_group_inputs
@@ -383,6 +398,21 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         "probe-port",
         {"deployment": {"livenessProbe": {"port": 0}}},
         [f"{D}.livenessProbe.port", "between 1 and 65535"],
+    ),
+    (
+        "probe-type",
+        {"deployment": {"livenessProbe": {"type": "udp"}}},
+        [f"{D}.livenessProbe.type must be one of http, tcp, exec, grpc"],
+    ),
+    (
+        "exec-probe-without-command",
+        {"deployment": {"livenessProbe": {"type": "exec"}}},
+        [f"{D}.livenessProbe.command is required for type exec"],
+    ),
+    (
+        "exec-probe-empty-command",
+        {"deployment": {"livenessProbe": {"type": "exec", "command": []}}},
+        [f"{D}.livenessProbe.command", "between 1 and 100 items"],
     ),
     (
         "readiness-without-gateway",

@@ -1,0 +1,1 @@
+"""The `Queue` dynamic resource: a Salad job queue (pure core, provider, resource)."""

@@ -1,0 +1,70 @@
+"""Salad job queues and their jobs: the calls `SaladClient` gains from this mixin.
+
+Job creation goes through the create session (retried only on 429 and on connection failures before the
+request was sent): a job whose answer was lost may exist, and submitting it again would run it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from components.salad.paths import queue_path, queues_path, segment
+
+JsonObject = dict[str, Any]
+MAX_PAGE_SIZE = 100  # the spec's page_size maximum for queue jobs
+
+
+class QueueCalls:
+    """Queue and job operations; `_call` and `_create_session` come from `SaladClient`."""
+
+    _create_session: requests.Session
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: JsonObject | None = None,
+        merge_patch: bool = False,
+        session: requests.Session | None = None,
+    ) -> JsonObject:
+        raise NotImplementedError
+
+    # queues
+
+    def list_queues(self, organization: str, project: str) -> list[JsonObject]:
+        return list(self._call("GET", queues_path(organization, project))["items"])
+
+    def create_queue(self, organization: str, project: str, body: JsonObject) -> JsonObject:
+        return self._call(
+            "POST", queues_path(organization, project), json_body=body, session=self._create_session
+        )
+
+    def get_queue(self, organization: str, project: str, name: str) -> JsonObject:
+        return self._call("GET", queue_path(organization, project, name))
+
+    def update_queue(self, organization: str, project: str, name: str, patch: JsonObject) -> JsonObject:
+        return self._call("PATCH", queue_path(organization, project, name), json_body=patch, merge_patch=True)
+
+    def delete_queue(self, organization: str, project: str, name: str) -> None:
+        self._call("DELETE", queue_path(organization, project, name))
+
+    # jobs
+
+    def create_job(self, organization: str, project: str, queue: str, body: JsonObject) -> JsonObject:
+        path = queue_path(organization, project, queue) + "/jobs"
+        return self._call("POST", path, json_body=body, session=self._create_session)
+
+    def get_job(self, organization: str, project: str, queue: str, job_id: str) -> JsonObject:
+        return self._call("GET", f"{queue_path(organization, project, queue)}/jobs/{segment(job_id)}")
+
+    def list_jobs(
+        self, organization: str, project: str, queue: str, *, page: int = 1, page_size: int = MAX_PAGE_SIZE
+    ) -> list[JsonObject]:
+        path = f"{queue_path(organization, project, queue)}/jobs?page={page}&page_size={page_size}"
+        return list(self._call("GET", path)["items"])
+
+    def delete_job(self, organization: str, project: str, queue: str, job_id: str) -> None:
+        self._call("DELETE", f"{queue_path(organization, project, queue)}/jobs/{segment(job_id)}")
