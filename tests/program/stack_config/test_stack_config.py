@@ -30,6 +30,7 @@ SALAD: dict[str, Any] = {"organization": "acme", "project": "image-gen", "apiKey
 IMAGE: dict[str, Any] = {
     "repository": "registry.example.com/team/salad-sd",
     "models": [{"file": "sd15.safetensors", "kind": "checkpoint"}],
+    "queueWorker": {"url": "https://example.com/salad-http-job-queue-worker.tar.gz", "sha256": "c" * 64},
 }
 COMMIT = "3e0a8cd2ad2d2c3e4b3b6d11f37e6d1ef0b9d1a2"
 SHA = "879db523c30d3b9017143d56705015e15a2cb5628762c11d086fed9538abd7fd"
@@ -686,3 +687,15 @@ def test_the_base_image_may_be_pinned_by_digest() -> None:
     assert any(
         "best pinned by digest" in p for p in problems_of(image={**IMAGE, "baseImage": "a1111@sha256:short"})
     )
+
+
+def test_a_queue_needs_the_worker_in_a_built_image() -> None:
+    image = {k: v for k, v in IMAGE.items() if k != "queueWorker"}
+    assert problems_of(image=image, deployment={"queue": {}}) == (
+        "salad-sd:deployment.queue needs Salad's job-queue worker in the image: set "
+        "salad-sd:image.queueWorker {url, sha256} (a salad-cloud-job-queue-worker release asset and its "
+        "sha256; see the README)",
+    )
+    assert load(image=image).queue is None  # no queue, no worker needed
+    ref = {"ref": f"registry.example.com/team/salad-sd@sha256:{SHA}"}
+    assert load(image=ref, deployment={"queue": {}}).queue is not None  # an existing image is the user's call
