@@ -163,6 +163,9 @@ def probe_extension(file_server: FileServer, tmp_path_factory: pytest.TempPathFa
             "install.py": install_py(
                 f"if not launch.is_installed({PROBE_PACKAGE!r}):\n"
                 f"    launch.run_pip({pip!r}, {PROBE_PACKAGE!r})\n"
+                "import os, sys\n"
+                "if os.environ.get('PROBE_INSTALL_FAIL'):\n"  # a failure at start, for the tests
+                "    sys.exit(4)\n"
             ),
             "scripts/probe.py": "# an A1111 script would live here\n",
         },

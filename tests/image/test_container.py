@@ -276,6 +276,22 @@ def test_without_network_it_reruns_install_py_and_serves(docker: Docker, built_i
         docker.run("rm", "-f", name, check=False)
 
 
+def test_an_install_py_failing_at_start_stops_the_container_with_its_status(
+    docker: Docker, built_image: BuiltImage
+) -> None:
+    """The base runs the install.py loop under `set -e` at every start: a failure ends its setup, and the
+    supervisor stops there with that status instead of starting a webui without the extension."""
+    name = f"salad-sd-test-{uuid.uuid4().hex[:10]}"
+    result = docker.run(
+        "run", "--name", name, "--network", "none", "-e", "PROBE_INSTALL_FAIL=1", built_image.tag,
+        check=False, timeout=60,
+    )  # fmt: skip
+    docker.run("rm", "-f", name, check=False)
+    assert result.returncode == 4, result.stderr
+    assert "base setup (/docker/entrypoint.sh) exited with status 4; stopping the container" in result.stderr
+    assert "starting webui" not in result.stderr
+
+
 def test_cli_args_that_break_the_bridge_stop_the_container(docker: Docker, built_image: BuiltImage) -> None:
     name = f"salad-sd-test-{uuid.uuid4().hex[:10]}"
     result = docker.run(
