@@ -39,7 +39,7 @@ CACHE_FILE = ".verified.json"
 CONFIG_KEY = "salad-sd:image.models"
 FETCH_HINT = "scripts/stage-image.sh <stack>"
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")  # a lowercase hex digest
 _CHUNK = 8 * 1024 * 1024
 
 
@@ -107,7 +107,7 @@ def parse_model(raw: object, where: str) -> ModelSpec:
         raise ModelConfigError(f"{where}.url must be an http(s) URL, got {url!r}")
     sha256 = raw.get("sha256")
     if sha256 is not None:
-        if not isinstance(sha256, str) or not _SHA256.match(sha256.lower()):
+        if not isinstance(sha256, str) or not SHA256.match(sha256.lower()):
             raise ModelConfigError(f"{where}.sha256 must be 64 hex digits, got {sha256!r}")
         sha256 = sha256.lower()
     return ModelSpec(file=file, kind=cast(ModelKind, kind), url=url, sha256=sha256)

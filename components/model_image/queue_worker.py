@@ -12,10 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.model_image.models import ModelConfigError
+from components.model_image.models import SHA256, ModelConfigError
 
 CONFIG_KEY = "salad-sd:image.queueWorker"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def parse_queue_worker(raw: object, where: str = CONFIG_KEY) -> QueueWorkerSpec 
             f"{where}.url must be an http(s) URL of the worker's release asset, got {url!r}"
         )
     sha256 = raw.get("sha256")
-    if not isinstance(sha256, str) or not _SHA256.match(sha256.lower()):
+    if not isinstance(sha256, str) or not SHA256.match(sha256.lower()):
         raise ModelConfigError(
             f"{where}.sha256 must be 64 hex digits (the download's sha256), got {sha256!r}"
         )
