@@ -152,6 +152,8 @@ def install_py(body: str) -> str:
 def probe_extension(file_server: FileServer, tmp_path_factory: pytest.TempPathFactory) -> ExtensionSpec:
     """A local git repository whose install.py pip-installs a small package from the loopback server
     when it is missing (the way real extensions use A1111's `launch` module)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to stage extensions (apt-get install git)")
     wheels = file_server.root / "wheels"
     wheels.mkdir(exist_ok=True)
     make_wheel(wheels, PROBE_PACKAGE)
