@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set-up and deploy: checks the stack's required settings, prepares ./venv, fetches the stack's models into
-# image/models/, then `pulumi up`. Every pulumi command runs in this directory, so it uses the backend of
+# Set-up and deploy: checks the stack's required settings, prepares ./venv, stages the stack's models and
+# extensions into image/ (scripts/stage-image.sh), runs `pulumi up`, then prints the image's size by layer group. Every pulumi command runs in this directory, so it uses the backend of
 # Pulumi.yaml (`backend.url`, ./.pulumi-state) unless PULUMI_BACKEND_URL says otherwise.
 # Usage: scripts/deploy.sh STACK [extra `pulumi up` flags]
 set -euo pipefail
@@ -16,5 +16,6 @@ pulumi stack select --create "$stack"
 # Before anything is downloaded or built: a missing setting stops here with the command that sets it.
 "$python" -m components.program.preflight "$stack"
 scripts/venv.sh requirements.txt
-venv/bin/python -m components.model_image.fetch --stack "$stack"
+scripts/stage-image.sh "$stack"
 pulumi up --stack "$stack" "$@"
+venv/bin/python -m components.model_image.layer_sizes --stack "$stack" || true

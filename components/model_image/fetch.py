@@ -1,4 +1,6 @@
-"""Downloads the stack's models into the build context, with a progress bar, and verifies them.
+"""Stages what the image bakes in, from a stack's config file (no Pulumi CLI needed): downloads the
+models into the build context with a progress bar and verifies them, and checks the extensions out at
+their pinned commits (`components.model_image.extensions`). `scripts/stage-image.sh STACK` runs it.
 
     python -m components.model_image.fetch --stack dev             # reads Pulumi.dev.yaml
     python -m components.model_image.fetch --config path/to/Pulumi.prod.yaml [--context image]
@@ -25,6 +27,8 @@ from urllib.parse import urlparse
 import requests
 import yaml
 
+from components.model_image.extensions import CONFIG_KEY as EXTENSIONS_KEY
+from components.model_image.extensions import parse_extensions, stage_extensions
 from components.model_image.models import (
     CONFIG_KEY,
     ModelError,
@@ -45,14 +49,19 @@ class FetchError(ModelError):
     """A download failed or produced a file with the wrong checksum."""
 
 
-def load_models(config_path: Path) -> list[ModelSpec]:
-    """The model list of a `Pulumi.<stack>.yaml` (`salad-sd:image` -> `models`)."""
+def load_image_section(config_path: Path) -> dict[str, object]:
+    """The `salad-sd:image` object of a `Pulumi.<stack>.yaml` (empty when unset)."""
     document = yaml.safe_load(config_path.read_text()) or {}
     config = document.get("config") or {}
     image = config.get("salad-sd:image") or {}
     if not isinstance(image, dict):
         raise ModelError(f"salad-sd:image in {config_path} must be an object")
-    return parse_models(image.get("models"), CONFIG_KEY)
+    return image
+
+
+def load_models(config_path: Path) -> list[ModelSpec]:
+    """The model list of a `Pulumi.<stack>.yaml` (`salad-sd:image` -> `models`)."""
+    return parse_models(load_image_section(config_path).get("models"), CONFIG_KEY)
 
 
 class Progress:
@@ -72,13 +81,13 @@ class Progress:
                 bar = "#" * int(fraction * 30)
                 self.out.write(
                     f"\r  {self.label} [{bar:<30}] {fraction:6.1%} "
-                    f"{_size(done)}/{_size(self.total)} {_size(int(rate))}/s"
+                    f"{human_size(done)}/{human_size(self.total)} {human_size(int(rate))}/s"
                 )
             elif int(fraction * 10) > self._last_decile:
                 self._last_decile = int(fraction * 10)
-                self.out.write(f"  {self.label}: {fraction:.0%} of {_size(self.total)}\n")
+                self.out.write(f"  {self.label}: {fraction:.0%} of {human_size(self.total)}\n")
         elif self.tty:
-            self.out.write(f"\r  {self.label} {_size(done)} {_size(int(rate))}/s")
+            self.out.write(f"\r  {self.label} {human_size(done)} {human_size(int(rate))}/s")
         self.out.flush()
 
     def finish(self) -> None:
@@ -87,7 +96,7 @@ class Progress:
             self.out.flush()
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
@@ -196,15 +205,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_path = options.config or options.project_dir / f"Pulumi.{options.stack}.yaml"
     context = options.context or options.project_dir / "image"
     try:
-        models = load_models(config_path)
-        if not models:
-            print(f"{CONFIG_KEY} is empty in {config_path}: nothing to fetch")
+        image = load_image_section(config_path)
+        if image.get("ref") is not None:
+            print("salad-sd:image.ref is set: nothing is built, nothing to stage")
             return 0
-        fetched = fetch(models, context)
+        models = parse_models(image.get("models"), CONFIG_KEY)
+        extensions = parse_extensions(image.get("extensions"), EXTENSIONS_KEY)
+        if models:
+            fetched = fetch(models, context)
+            print(f"{len(models)} model(s) ready in {context / 'models'}; downloaded {len(fetched)}")
+        else:
+            print(f"{CONFIG_KEY} is empty in {config_path}: nothing to fetch")
+        staged = stage_extensions(extensions, context)
     except (OSError, ModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"{len(models)} model(s) ready in {context / 'models'}; downloaded {len(fetched)}")
+    if extensions:
+        print(f"{len(extensions)} extension(s) ready in {context / 'extensions'}; checked out {len(staged)}")
     return 0
 
 

@@ -29,15 +29,17 @@ IMAGE_DIRS: Mapping[ModelKind, str] = {
     "lora": "/data/models/Lora",
     "vae": "/data/models/VAE",
     "embedding": "/data/embeddings",
-    "controlnet": "/data/config/auto/extensions/sd-webui-controlnet/models",
+    "controlnet": "/data/models/ControlNet",  # sd-webui-controlnet scans <webui>/models/ControlNet
 }
 MODELS_DIR = "models"  # inside the build context
-EXTENSIONS_DIR = "extensions"  # image/models/extensions/<name>/ -> /data/config/auto/extensions/<name>/
+EXTENSIONS_DIR = (
+    "extensions"  # inside the build context: image/extensions/<name>/ (components.model_image.extensions)
+)
 CACHE_FILE = ".verified.json"
 CONFIG_KEY = "salad-sd:image.models"
-FETCH_HINT = "python -m components.model_image.fetch --stack <stack>"
+FETCH_HINT = "scripts/stage-image.sh <stack>"
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")  # a lowercase hex digest
 _CHUNK = 8 * 1024 * 1024
 
 
@@ -105,7 +107,7 @@ def parse_model(raw: object, where: str) -> ModelSpec:
         raise ModelConfigError(f"{where}.url must be an http(s) URL, got {url!r}")
     sha256 = raw.get("sha256")
     if sha256 is not None:
-        if not isinstance(sha256, str) or not _SHA256.match(sha256.lower()):
+        if not isinstance(sha256, str) or not SHA256.match(sha256.lower()):
             raise ModelConfigError(f"{where}.sha256 must be 64 hex digits, got {sha256!r}")
         sha256 = sha256.lower()
     return ModelSpec(file=file, kind=cast(ModelKind, kind), url=url, sha256=sha256)
@@ -142,6 +144,18 @@ def check_models(entries: Sequence[object], where: str) -> tuple[list[ModelSpec]
     return models, problems + repeats
 
 
+def no_checkpoint_problem(models: Sequence[ModelSpec], where: str = CONFIG_KEY) -> str | None:
+    """Why a build with these models is refused, or None. Without a checkpoint A1111 1.9 downloads
+    runwayml/stable-diffusion-v1-5 at start, a repository that is gone, and (with
+    --no-download-sd-model) starts with no model: it never generates."""
+    if default_checkpoint(models) is not None:
+        return None
+    return (
+        f"{where} lists no checkpoint (kind: checkpoint): A1111 would start with no model and never "
+        f"generate; add one, or deploy an existing image with salad-sd:image.ref"
+    )
+
+
 def default_checkpoint(models: Sequence[ModelSpec]) -> ModelSpec | None:
     """The checkpoint A1111 loads at start (`--ckpt`): the first one listed."""
     return next((m for m in models if m.kind == "checkpoint"), None)
@@ -151,8 +165,9 @@ def ensure_layout(context_dir: Path | str) -> None:
     """Creates the staging directories the Dockerfile copies (they are git-ignored, so a fresh clone
     lacks them, and COPY fails on a missing source)."""
     root = Path(context_dir) / MODELS_DIR
-    for name in (*KINDS, EXTENSIONS_DIR):
+    for name in KINDS:
         (root / name).mkdir(parents=True, exist_ok=True)
+    (Path(context_dir) / EXTENSIONS_DIR).mkdir(parents=True, exist_ok=True)
 
 
 def stray_files(models: Sequence[ModelSpec], context_dir: Path | str) -> list[Path]:

@@ -4,8 +4,9 @@ Wraps `pulumi_docker.Image` (context `image/`, linux/amd64, BuildKit). Its outpu
 image's digest reference (`repo@sha256:...`), which the container group deploys: Salad pulls an image
 once, when a group is created or updated, so a mutable tag would never roll out.
 
-Before anything is registered the listed models are checked in the build context (present, and the
-sha256 when given, remembered by size and mtime), so `pulumi up` fails fast naming the file.
+Before anything is registered the build context is checked: the listed models present (and the sha256
+when given, remembered by size and mtime), the listed extensions staged at their commits, nothing else
+staged, and a checkpoint among the models; so `pulumi up` fails fast naming the file or extension.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from components.model_image.extensions import ExtensionSpec, verify_staged
 from components.model_image.models import (
     MODELS_DIR,
     ModelError,
     ModelSpec,
     default_checkpoint,
     ensure_layout,
+    no_checkpoint_problem,
     stray_files,
     verify_models,
 )
+from components.model_image.queue_worker import QueueWorkerSpec
 
 DEFAULT_BASE_IMAGE = "saladtechnologies/a1111:ipv6-v1.9.4"
 PLATFORM = "linux/amd64"
@@ -52,7 +56,11 @@ class ModelImageArgs:
     """Push target without tag, e.g. `docker.io/me/salad-sd`. Required unless `ref` is set."""
     models: Sequence[ModelSpec] = ()
     """Models to bake in, staged under `<context_dir>/models/<kind>/`; the first checkpoint is loaded
-    at start. Empty: the image is the base plus the supervising entrypoint (a warning says so)."""
+    at start. A build needs one checkpoint at least."""
+    extensions: Sequence[ExtensionSpec] = ()
+    """A1111 extensions to bake in, staged at their commits under `<context_dir>/extensions/<name>/`."""
+    queue_worker: QueueWorkerSpec | None = None
+    """Salad's job-queue worker to download into the image at build; None leaves it out."""
     base_image: str = DEFAULT_BASE_IMAGE
     """The A1111 image to build on (the Dockerfile's BASE_IMAGE build arg)."""
     tag: str | None = None
@@ -81,19 +89,27 @@ def build_args(args: ModelImageArgs) -> dict[str, str]:
         "BASE_IMAGE": args.base_image,
         "CHECKPOINT": checkpoint.file if checkpoint else "",
         "MODELS": " ".join(m.staged_name for m in args.models),
+        "EXTENSIONS": " ".join(f"{e.name}@{e.ref}" for e in args.extensions),
         "WARM_HF_CACHE": "1" if args.warm_hf_cache else "0",
+        "QUEUE_WORKER_URL": args.queue_worker.url if args.queue_worker else "",
+        "QUEUE_WORKER_SHA256": args.queue_worker.sha256 if args.queue_worker else "",
     }
     return {**computed, **args.extra_build_args}
 
 
 def check_build_context(args: ModelImageArgs) -> None:
-    """Raises ModelError naming the file when a listed model is missing or corrupt, or when the staging
-    directories hold files the list does not name (they would be baked in silently)."""
+    """Raises ModelError naming the file or extension when there is no checkpoint, a listed model is
+    missing or corrupt, a listed extension is not staged at its commit, or the staging directories hold
+    something the lists do not name (it would be baked in silently)."""
     context = Path(args.context_dir)
     if not (context / "Dockerfile").is_file():
         raise ModelError(f"no Dockerfile in the build context {context}")
+    problem = no_checkpoint_problem(args.models)
+    if problem:
+        raise ModelError(problem)
     ensure_layout(context)
     verify_models(args.models, context)
+    verify_staged(args.extensions, context)
     stray = stray_files(args.models, context)
     if stray:
         names = ", ".join(str(p.relative_to(context / MODELS_DIR)) for p in stray)
@@ -121,12 +137,6 @@ class ModelImage(pulumi.ComponentResource):
             self.image = None
             self.ref = _maybe_secret(args.ref, args.secret)
         else:
-            if not args.models:
-                pulumi.log.warn(
-                    "salad-sd:image.models is empty: the image is the base image plus the entrypoint, "
-                    "and A1111 starts without a baked checkpoint",
-                    resource=self,
-                )
             self.image = self._build(name, args)
             self.ref = _maybe_secret(self.image.repo_digest, args.secret)
         self.register_outputs({"ref": self.ref})

@@ -55,14 +55,20 @@ class Docker:
         return result
 
     def build(
-        self, context: Path, tag: str, build_args: Mapping[str, str], *, timeout: float = 300
+        self,
+        context: Path,
+        tag: str,
+        build_args: Mapping[str, str],
+        *,
+        timeout: float = 300,
+        check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         flags: list[str] = ["--platform", "linux/amd64", "-t", tag]
         if self.buildkit:
             flags += ["--network=host", "--progress=plain"]
         for key, value in build_args.items():
             flags += ["--build-arg", f"{key}={value}"]
-        return self.run("build", *flags, str(context), timeout=timeout)
+        return self.run("build", *flags, str(context), timeout=timeout, check=check)
 
     def image_exists(self, ref: str) -> bool:
         return self.run("image", "inspect", ref, check=False).returncode == 0

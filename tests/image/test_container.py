@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import socket
 import time
 import urllib.error
@@ -19,7 +20,7 @@ import pytest
 
 from components.txt2img.png import inspect_png
 from tests.fakes.waiting import wait_until
-from tests.image.conftest import BuiltImage, bench
+from tests.image.conftest import INSTALL_MARKER, PROBE_EXTENSION, PROBE_PACKAGE, BuiltImage, bench
 from tests.image.docker_env import Docker
 from tests.net import answers_ping, free_port, get_json
 
@@ -159,6 +160,8 @@ def test_the_webui_gets_api_its_port_and_extra_flags(serving: Container) -> None
     argv = serving.get("/fake/argv")
     assert argv[0] == "webui.py"
     assert "--api" in argv
+    assert "--xformers" in argv
+    assert "--no-download-sd-model" in argv
     assert argv[argv.index("--port") + 1] == str(serving.webui_port)
     assert argv[-2:] == EXTRA_FLAGS.split()
 
@@ -211,3 +214,115 @@ def test_a_missing_checkpoint_fails_the_start(docker: Docker, built_image: Built
     docker.run("rm", "-f", name, check=False)
     assert result.returncode == 1
     assert "/data/models/Stable-diffusion/absent.safetensors does not exist" in result.stderr
+
+
+def test_the_supervisor_is_pid_1_and_ran_the_base_setup(serving: Container) -> None:
+    assert serving.exec("cat", "/proc/1/cmdline").split("\0")[:2] == ["bash", "/docker/salad/entrypoint.sh"]
+    # The base's setup ran (as the supervisor's child): its links and its config write are there.
+    assert (
+        serving.exec("readlink", "/stable-diffusion-webui/extensions").strip()
+        == "/data/config/auto/extensions"
+    )
+    config = json.loads(serving.exec("cat", "/data/config/auto/config.json"))
+    assert config["outdir_txt2img_samples"] == "/output/txt2img"
+    assert INSTALL_MARKER in serving.logs()
+
+
+def test_the_extension_is_baked_at_its_commit_ready_to_run(
+    serving: Container, built_image: BuiltImage
+) -> None:
+    (extension,) = built_image.args.extensions
+    root = "/data/config/auto/extensions"
+    # Only the listed extension: no empty sd-webui-controlnet folder, no .git, no pip cache.
+    assert serving.exec("ls", "-A", root).split() == [PROBE_EXTENSION]
+    staged = (built_image.context / "extensions" / PROBE_EXTENSION / "install.py").read_text()
+    assert serving.exec("cat", f"{root}/{PROBE_EXTENSION}/install.py") == staged
+    assert serving.exec("find", "/data", "-name", ".git").strip() == ""
+    assert serving.exec("find", "/", "-xdev", "-path", "*/.cache/pip").strip() == ""
+    # Its install.py pip-installed the package at build time.
+    assert (
+        serving.exec("python", "-c", f"import {PROBE_PACKAGE}; print({PROBE_PACKAGE}.VERSION)").strip()
+        == "1.0"
+    )
+    labels = json.loads(serving.docker.inspect(built_image.tag, "{{json .Config.Labels}}"))
+    assert labels["io.github.salad-sd.extensions"] == f"{PROBE_EXTENSION}@{extension.ref}"
+
+
+_LOCAL_PROBE = (
+    "import json, sys, urllib.request as u\n"
+    "base = 'http://127.0.0.1:7860'\n"  # through the bridge (no ::1 without a network)
+    "assert json.loads(u.urlopen(base + '/internal/ping', timeout=5).read()) == {}\n"
+    "body = json.dumps({'steps': 1, 'width': 32, 'height': 32}).encode()\n"
+    "r = u.Request(base + '/sdapi/v1/txt2img', data=body, headers={'Content-Type': 'application/json'})\n"
+    "print(len(json.loads(u.urlopen(r, timeout=10).read())['images']))\n"
+)
+
+
+def test_without_network_it_reruns_install_py_and_serves(docker: Docker, built_image: BuiltImage) -> None:
+    name = f"salad-sd-test-{uuid.uuid4().hex[:10]}"
+    docker.run("run", "-d", "--name", name, "--network", "none", built_image.tag)
+    try:
+
+        def serves() -> bool:
+            return docker.run("exec", name, "python", "-c", _LOCAL_PROBE, check=False).stdout.strip() == "1"
+
+        wait_until(serves, timeout=30, interval=0.2, message="ping and txt2img with --network none")
+        logs = docker.run("logs", name).stderr + docker.run("logs", name).stdout
+        assert "Installing extension dependencies" in logs  # the base's loop ran at this start ...
+        assert logs.count(INSTALL_MARKER) == 1  # ... and ran the extension's install.py ...
+        assert f"Installing {PROBE_PACKAGE}" not in logs  # ... which had nothing left to install
+        assert docker.inspect(name, "{{.State.Status}}") == "running"
+    finally:
+        docker.run("rm", "-f", name, check=False)
+
+
+def test_an_install_py_failing_at_start_stops_the_container_with_its_status(
+    docker: Docker, built_image: BuiltImage
+) -> None:
+    """The base runs the install.py loop under `set -e` at every start: a failure ends its setup, and the
+    supervisor stops there with that status instead of starting a webui without the extension."""
+    name = f"salad-sd-test-{uuid.uuid4().hex[:10]}"
+    result = docker.run(
+        "run", "--name", name, "--network", "none", "-e", "PROBE_INSTALL_FAIL=1", built_image.tag,
+        check=False, timeout=60,
+    )  # fmt: skip
+    docker.run("rm", "-f", name, check=False)
+    assert result.returncode == 4, result.stderr
+    assert "base setup (/docker/entrypoint.sh) exited with status 4; stopping the container" in result.stderr
+    assert "starting webui" not in result.stderr
+
+
+def test_cli_args_that_break_the_bridge_stop_the_container(docker: Docker, built_image: BuiltImage) -> None:
+    name = f"salad-sd-test-{uuid.uuid4().hex[:10]}"
+    result = docker.run(
+        "run", "--name", name, "--network", "none", "-e", "CLI_ARGS=--port 7860", built_image.tag,
+        check=False, timeout=60,
+    )  # fmt: skip
+    docker.run("rm", "-f", name, check=False)
+    assert result.returncode == 2
+    assert "refusing --port in CLI_ARGS/WEBUI_EXTRA_ARGS" in result.stderr
+    assert "running the base image's setup" not in result.stderr
+
+
+STOP_RUNS = 12
+
+
+def test_docker_stop_at_random_moments_of_start_up(docker: Docker, built_image: BuiltImage) -> None:
+    """PID 1 handles SIGTERM from its first line: `docker stop` at any moment of start-up (base setup,
+    install.py, webui, warm-up, bridge) ends the container with 143 well before docker's SIGKILL."""
+    rng = random.Random(7)
+    slowest = 0.0
+    for run in range(STOP_RUNS):
+        name = f"salad-sd-test-{uuid.uuid4().hex[:10]}"
+        docker.run("run", "-d", "--name", name, "--network", "none", built_image.tag)
+        try:
+            time.sleep(rng.uniform(0, 1.5))
+            began = time.monotonic()
+            docker.run("stop", "--time", "30", name, timeout=60)
+            took = time.monotonic() - began
+            slowest = max(slowest, took)
+            code = int(docker.inspect(name, "{{.State.ExitCode}}"))
+            assert (code, took < 5) == (143, True), f"run {run}: exit {code} after {took:.1f} s"
+        finally:
+            docker.run("rm", "-f", name, check=False)
+    bench(f"docker stop at {STOP_RUNS} random start-up moments", f"all 143, slowest {slowest:.2f} s")

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.image.docker_env import Docker
 from tests.net import free_port
 
 REPOSITORY = "salad-sd-test/layers"
+RUN = uuid.uuid4().hex[:8]  # local tags of this run only: another checkout may test at the same time
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -95,6 +97,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         process.wait(timeout=10)
 
 
+@pytest.fixture
+def local_tags(docker: Docker, registry: Registry) -> Iterator[None]:
+    """Removes this run's local tags afterwards (the registry's storage goes with its temporary dir)."""
+    yield
+    for tag in "abc":
+        docker.run("rmi", f"salad-sd-test/layers:{tag}-{RUN}", check=False)
+        docker.run("rmi", f"{registry.address}/{REPOSITORY}:{tag}", check=False)
+
+
 def push(docker: Docker, registry: Registry, image: str, tag: str) -> Push:
     target = f"{registry.address}/{REPOSITORY}:{tag}"
     docker.run("tag", image, target)
@@ -113,6 +124,7 @@ def push(docker: Docker, registry: Registry, image: str, tag: str) -> Push:
     )
 
 
+@pytest.mark.usefixtures("local_tags")
 def test_entrypoint_change_does_not_reupload_models(
     docker: Docker, registry: Registry, built_image: BuiltImage, tmp_path: Path
 ) -> None:
@@ -121,29 +133,30 @@ def test_entrypoint_change_does_not_reupload_models(
     ensure_layout(context)
     for model in args.models:
         shutil.copy2(model.staged_path(built_image.context), model.staged_path(context))
+    shutil.copytree(built_image.context / "extensions", context / "extensions", dirs_exist_ok=True)
     check_build_context(args)
 
     started = time.monotonic()
-    docker.build(context, "salad-sd-test/layers:a", build_args(args))
+    docker.build(context, f"salad-sd-test/layers:a-{RUN}", build_args(args))
     bench("build A", f"{time.monotonic() - started:.1f} s")
-    first = push(docker, registry, "salad-sd-test/layers:a", "a")
+    first = push(docker, registry, f"salad-sd-test/layers:a-{RUN}", "a")
     bench("push A (everything new)", first.describe())
 
     with (context / "entrypoint.sh").open("a") as f:
         f.write(f"# changed by {__name__} at {time.time()}\n")
     started = time.monotonic()
-    docker.build(context, "salad-sd-test/layers:b", build_args(args))
+    docker.build(context, f"salad-sd-test/layers:b-{RUN}", build_args(args))
     bench("build B (entrypoint changed)", f"{time.monotonic() - started:.1f} s")
-    second = push(docker, registry, "salad-sd-test/layers:b", "b")
+    second = push(docker, registry, f"salad-sd-test/layers:b-{RUN}", "b")
     bench("push B (entrypoint changed)", second.describe())
 
     layers_a, layers_b = registry.layers("a"), registry.layers("b")
     assert len(layers_a) == len(layers_b)
     assert layers_a[:-1] == layers_b[:-1], "a layer before the entrypoint changed"
     assert layers_a[-1] != layers_b[-1], "the entrypoint layer should be the last and the only new one"
-    # The first layer after the base's is the checkpoint COPY (the Dockerfile puts models first).
+    # The biggest layer after the base's is the checkpoint COPY.
     base_layers = json.loads(docker.inspect(args.base_image, "{{json .RootFS.Layers}}"))
-    model_digest, model_size = layers_b[len(base_layers)]
+    model_digest, model_size = max(layers_b[len(base_layers) :], key=lambda layer: layer[1])
     bench("checkpoint layer", f"{model_digest} ({model_size:,} bytes compressed), not uploaded again")
     assert model_size > 16 * 1024 * 1024
     assert second.layers_pushed == 1
@@ -153,11 +166,11 @@ def test_entrypoint_change_does_not_reupload_models(
     assert first.uploaded_bytes > 16 * 1024 * 1024
 
     started = time.monotonic()
-    docker.build(context, "salad-sd-test/layers:c", build_args(args))
+    docker.build(context, f"salad-sd-test/layers:c-{RUN}", build_args(args))
     bench("build C (unchanged rebuild)", f"{time.monotonic() - started:.1f} s")
-    image_b = docker.inspect("salad-sd-test/layers:b", "{{.Id}}")
-    assert docker.inspect("salad-sd-test/layers:c", "{{.Id}}") == image_b
-    third = push(docker, registry, "salad-sd-test/layers:c", "c")
+    image_b = docker.inspect(f"salad-sd-test/layers:b-{RUN}", "{{.Id}}")
+    assert docker.inspect(f"salad-sd-test/layers:c-{RUN}", "{{.Id}}") == image_b
+    third = push(docker, registry, f"salad-sd-test/layers:c-{RUN}", "c")
     bench("push C (unchanged rebuild)", third.describe())
     assert third.digest == second.digest
     assert third.layers_pushed == 0

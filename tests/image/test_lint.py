@@ -17,8 +17,9 @@ from tests.paths import REPO_ROOT
 DOCKERFILES = [REPO_ROOT / "image" / "Dockerfile", REPO_ROOT / "tests" / "image" / "standin" / "Dockerfile"]
 SHELL_SCRIPTS = [
     REPO_ROOT / "image" / "entrypoint.sh",
+    REPO_ROOT / "image" / "check_base.sh",
     REPO_ROOT / "tests" / "image" / "standin" / "entrypoint.sh",
-    REPO_ROOT / "scripts" / "ci-services.sh",
+    *sorted((REPO_ROOT / "scripts").glob("*.sh")),
 ]
 
 
@@ -58,27 +59,50 @@ def test_the_base_image_is_pinned_and_overridable() -> None:
     assert instructions[1] == "FROM ${BASE_IMAGE}"
 
 
-def test_models_come_first_and_the_entrypoint_last() -> None:
-    instructions = _instructions()
-    after_from = instructions[2:]
-    model_copies = [i for i, line in enumerate(after_from) if line.startswith("COPY models/")]
-    assert model_copies == list(range(len(model_copies))), "model COPYs must directly follow FROM"
-    entrypoint = next(i for i, line in enumerate(after_from) if line.startswith("COPY entrypoint.sh"))
-    later = after_from[entrypoint + 1 :]
-    assert all(line.split()[0] in {"ARG", "ENV", "LABEL", "EXPOSE", "CMD"} for line in later), later
+def _first(instructions: list[str], prefix: str) -> int:
+    return next(i for i, line in enumerate(instructions) if line.startswith(prefix))
+
+
+def test_layer_order_base_check_hf_extensions_models_worker_ours() -> None:
+    instructions = _instructions()[2:]
+    steps = [
+        _first(instructions, "COPY check_base.sh"),
+        _first(instructions, "RUN /docker/salad/check_base.sh"),
+        _first(instructions, "COPY warm_hf_cache.py"),
+        _first(instructions, "COPY extensions/"),
+        _first(instructions, "COPY models/checkpoint/"),
+        _first(instructions, "COPY install_queue_worker.py"),
+        _first(instructions, "COPY refused-webui-flags.txt warm_up.py entrypoint.sh"),
+    ]
+    assert steps == sorted(steps) and steps[0] == 0, steps
+    model_copies = [i for i, line in enumerate(instructions) if line.startswith("COPY models/")]
+    assert model_copies == list(range(model_copies[0], model_copies[0] + len(KINDS))), (
+        "one model layer per kind"
+    )
+    later = instructions[steps[-1] + 1 :]
+    assert all(line.split()[0] in {"ARG", "ENV", "LABEL", "EXPOSE", "ENTRYPOINT", "CMD"} for line in later), (
+        later
+    )
     # Build args that change often are declared after the model layers, so they cannot invalidate them.
-    for arg in ("CHECKPOINT", "MODELS", "WARM_HF_CACHE"):
-        declared = next(i for i, line in enumerate(after_from) if line.startswith(f"ARG {arg}"))
-        assert declared > max(model_copies)
+    for arg in ("CHECKPOINT", "MODELS", "EXTENSIONS", "QUEUE_WORKER_URL"):
+        assert _first(instructions, f"ARG {arg}") > max(model_copies)
+    assert instructions[-2:] == ['ENTRYPOINT ["/docker/salad/entrypoint.sh"]', "CMD []"]
 
 
 def test_every_model_kind_is_copied_to_the_directory_the_component_documents() -> None:
     copies = dict(re.findall(r"^COPY models/(\w+)/ (\S+)/$", "\n".join(_instructions()), re.MULTILINE))
     assert {kind: copies[kind] for kind in KINDS} == dict(IMAGE_DIRS)
-    assert copies["extensions"] == "/data/config/auto/extensions"
+    assert "COPY extensions/ /data/config/auto/extensions/" in _instructions()
+    # No model directory inside an extension's folder: it would be an empty extension A1111 lists.
+    assert not any("/data/config/auto/extensions/" in target for target in copies.values())
 
 
-def test_dockerignore_keeps_the_context_to_what_the_dockerfile_copies() -> None:
+def test_every_file_the_dockerfile_copies_passes_dockerignore() -> None:
     rules = (REPO_ROOT / "image" / ".dockerignore").read_text().splitlines()
-    assert rules[rules.index("*") + 1 :][:3] == ["!Dockerfile", "!entrypoint.sh", "!warm_hf_cache.py"]
-    assert "models/**/.verified.json" in rules
+    allowed = {rule[1:] for rule in rules if rule.startswith("!")}
+    copied = set()
+    for line in _instructions():
+        if line.startswith("COPY "):
+            copied.update(line.split()[1:-1])
+    assert copied <= allowed, copied - allowed
+    assert {"extensions/.*", "models/**/.verified.json", "models/**/*.part"} <= set(rules)

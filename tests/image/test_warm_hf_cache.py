@@ -1,4 +1,7 @@
-"""image/warm_hf_cache.py against a stub `transformers` (the real one downloads from Hugging Face)."""
+"""image/warm_hf_cache.py against the stand-in base's stub `transformers` (tests/image/standin/transformers:
+the real one downloads from Hugging Face). The stub keeps the hub cache's semantics: an online load stores
+into $HF_HOME/hub, an offline one reads it or fails; `leaky/repo` forgets to cache its config.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +12,20 @@ from pathlib import Path
 from tests.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "image" / "warm_hf_cache.py"
-STUB = """
-import os
-
-def _record(kind, repo):
-    if repo == "broken/repo":
-        raise OSError("We couldn't connect to 'https://huggingface.co'")
-    with open(os.path.join(os.environ["HF_HOME"], "calls.txt"), "a") as f:
-        f.write(kind + " " + repo + "\\n")
-
-class CLIPTokenizer:
-    @classmethod
-    def from_pretrained(cls, repo):
-        _record("tokenizer", repo)
-
-class CLIPTextConfig:
-    @classmethod
-    def from_pretrained(cls, repo):
-        _record("config", repo)
-"""
+STANDIN = REPO_ROOT / "tests" / "image" / "standin"  # holds the stub `transformers` package
 
 
-def _run(tmp_path: Path, *repos: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "stub" / "transformers").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "stub" / "transformers" / "__init__.py").write_text(STUB)
+def _run(tmp_path: Path, *repos: str, hf_home: bool = True) -> subprocess.CompletedProcess[str]:
     (tmp_path / "hf").mkdir(exist_ok=True)
-    env = {"PYTHONPATH": str(tmp_path / "stub"), "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(STANDIN), "PATH": "/usr/bin:/bin"}
+    if hf_home:
+        env["HF_HOME"] = str(tmp_path / "hf")
     return subprocess.run(
         [sys.executable, str(SCRIPT), *repos], env=env, capture_output=True, text=True, timeout=30
     )
 
 
-def test_caches_tokenizer_and_config_of_each_repo(tmp_path: Path) -> None:
+def test_caches_each_repo_then_loads_it_offline(tmp_path: Path) -> None:
     result = _run(tmp_path, "openai/clip-vit-large-patch14", "other/clip")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hf" / "calls.txt").read_text().splitlines() == [
@@ -48,13 +33,30 @@ def test_caches_tokenizer_and_config_of_each_repo(tmp_path: Path) -> None:
         "config openai/clip-vit-large-patch14",
         "tokenizer other/clip",
         "config other/clip",
+        "offline tokenizer openai/clip-vit-large-patch14",
+        "offline config openai/clip-vit-large-patch14",
+        "offline tokenizer other/clip",
+        "offline config other/clip",
     ]
+
+
+def test_a_cache_that_does_not_serve_offline_fails_the_build_step(tmp_path: Path) -> None:
+    result = _run(tmp_path, "leaky/repo")
+    assert result.returncode == 1
+    assert "config of leaky/repo (offline)" in result.stderr
+    assert "does not serve an offline load" in result.stderr
 
 
 def test_a_failed_download_fails_the_build_step(tmp_path: Path) -> None:
     result = _run(tmp_path, "broken/repo")
     assert result.returncode != 0
     assert "couldn't connect" in result.stderr
+
+
+def test_hf_home_must_be_explicit(tmp_path: Path) -> None:
+    result = _run(tmp_path, "openai/clip-vit-large-patch14", hf_home=False)
+    assert result.returncode == 2
+    assert "set HF_HOME" in result.stderr
 
 
 def test_no_repo_is_a_usage_error(tmp_path: Path) -> None:

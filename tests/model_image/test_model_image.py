@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,15 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from components.model_image import resource as model_image
-from components.model_image.models import ChecksumMismatchError, MissingModelError, ModelError, ModelSpec
+from components.model_image.extensions import ExtensionSpec
+from components.model_image.models import (
+    KINDS,
+    ChecksumMismatchError,
+    MissingModelError,
+    ModelError,
+    ModelSpec,
+)
+from components.model_image.queue_worker import QueueWorkerSpec
 from components.model_image.resource import (
     DEFAULT_BASE_IMAGE,
     ModelImage,
@@ -74,7 +82,10 @@ def test_builds_from_the_context_for_amd64_with_the_build_args(mocks: RecordingM
             "BASE_IMAGE": DEFAULT_BASE_IMAGE,
             "CHECKPOINT": "sd.safetensors",
             "MODELS": "checkpoint/sd.safetensors lora/detail.safetensors",
+            "EXTENSIONS": "",
             "WARM_HF_CACHE": "1",
+            "QUEUE_WORKER_URL": "",
+            "QUEUE_WORKER_SHA256": "",
         }
         assert image.inputs["imageName"] == "registry.example.com/team/sd:dev"  # default tag: the stack
 
@@ -174,25 +185,50 @@ def test_a_repository_or_a_ref_is_required(mocks: RecordingMocks, context: Path)
         ModelImage("sd", args(context, repository=None))
 
 
-@pulumi.runtime.test
-def test_an_empty_model_list_builds_with_a_warning(
-    mocks: RecordingMocks, context: Path, monkeypatch: pytest.MonkeyPatch
-) -> Any:
-    warnings: list[str] = []
-    monkeypatch.setattr(model_image.pulumi.log, "warn", lambda message, **_: warnings.append(message))
+def test_a_build_without_a_checkpoint_is_refused(mocks: RecordingMocks, context: Path) -> None:
     shutil.rmtree(context / "models")
-    component = ModelImage("sd", args(context, models=[]))
+    with pytest.raises(ModelError, match=r"salad-sd:image.models lists no checkpoint"):
+        ModelImage("sd", args(context, models=[]))
+    assert mocks.resources == []
+
+
+@pulumi.runtime.test
+def test_extensions_and_the_queue_worker_reach_the_build_args(mocks: RecordingMocks, context: Path) -> Any:
+    extension = ExtensionSpec(url="https://example.com/x/sd-webui-controlnet.git", ref="a" * 40, name="cn")
+    (context / "extensions" / "cn").mkdir(parents=True)
+    (context / "extensions" / ".staged.json").write_text(
+        json.dumps({"cn": {"url": extension.url, "ref": extension.ref}})
+    )
+    worker = QueueWorkerSpec(url="https://example.com/worker.tar.gz", sha256="b" * 64)
+    component = ModelImage("sd", args(context, extensions=[extension], queue_worker=worker))
 
     def check(_: Any) -> None:
-        assert warnings == [
-            "salad-sd:image.models is empty: the image is the base image plus the entrypoint, "
-            "and A1111 starts without a baked checkpoint"
-        ]
         (image,) = mocks.of_type(IMAGE_TYPE)
-        assert image.inputs["build"]["args"]["CHECKPOINT"] == ""
+        build_args = image.inputs["build"]["args"]
+        assert build_args["EXTENSIONS"] == "cn@" + "a" * 40
+        assert build_args["QUEUE_WORKER_URL"] == "https://example.com/worker.tar.gz"
+        assert build_args["QUEUE_WORKER_SHA256"] == "b" * 64
         # The staging directories the Dockerfile copies exist even though git ignores them.
-        assert sorted(p.name for p in (context / "models").iterdir() if p.is_dir()) == [
-            "checkpoint", "controlnet", "embedding", "extensions", "lora", "vae",
-        ]  # fmt: skip
+        assert sorted(p.name for p in (context / "models").iterdir() if p.is_dir()) == sorted(KINDS)
 
     return component.ref.apply(check)
+
+
+def test_an_extension_not_staged_at_its_commit_is_refused(mocks: RecordingMocks, context: Path) -> None:
+    extension = ExtensionSpec(url="https://example.com/x/cn.git", ref="a" * 40, name="cn")
+    with pytest.raises(ModelError, match=r"extension .cn. is not staged at a{40} .*scripts/stage-image.sh"):
+        ModelImage("sd", args(context, extensions=[extension]))
+    (context / "extensions" / "cn").mkdir(parents=True)
+    (context / "extensions" / ".staged.json").write_text(
+        json.dumps({"cn": {"url": extension.url, "ref": "c" * 40}})
+    )
+    with pytest.raises(ModelError, match=r"extension 'cn' is not staged"):
+        ModelImage("sd", args(context, extensions=[extension]))
+    assert mocks.resources == []
+
+
+def test_an_unlisted_staged_extension_is_refused(mocks: RecordingMocks, context: Path) -> None:
+    (context / "extensions" / "sd-webui-controlnet").mkdir(parents=True)
+    with pytest.raises(ModelError, match=r"sd-webui-controlnet in .* not in salad-sd:image.extensions"):
+        ModelImage("sd", args(context))
+    assert mocks.resources == []

@@ -90,7 +90,8 @@ def test_the_first_checkpoint_is_the_default() -> None:
 def test_paths_in_the_context_and_in_the_image(tmp_path: Path) -> None:
     model = ModelSpec("cn.pth", "controlnet")
     assert model.staged_path(tmp_path) == tmp_path / "models" / "controlnet" / "cn.pth"
-    assert model.image_path == "/data/config/auto/extensions/sd-webui-controlnet/models/cn.pth"
+    # Not inside an extension's folder: that would create sd-webui-controlnet without the extension.
+    assert model.image_path == "/data/models/ControlNet/cn.pth"
     assert ModelSpec("e.pt", "embedding").image_path == "/data/embeddings/e.pt"
 
 
@@ -105,7 +106,7 @@ def test_missing_file_is_named_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(
         MissingModelError,
         match=r"model 'd.safetensors' \(checkpoint\) is missing: expected .*"
-        r"models/checkpoint/d.safetensors; run `python -m components.model_image.fetch",
+        r"models/checkpoint/d.safetensors; run `scripts/stage-image.sh <stack>`",
     ):
         verify_models([ModelSpec("d.safetensors", "checkpoint", url="https://x.test/d")], tmp_path)
     with pytest.raises(MissingModelError, match="it has no url: copy the file there by hand"):
@@ -163,9 +164,18 @@ def test_a_corrupt_cache_file_only_costs_a_rehash(tmp_path: Path) -> None:
 
 def test_layout_and_stray_files(tmp_path: Path) -> None:
     ensure_layout(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == sorted([*models.KINDS, "extensions"])
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == sorted(models.KINDS)
+    assert (tmp_path / "extensions").is_dir()
     listed = ModelSpec("keep.safetensors", "lora")
     _stage(tmp_path, listed, b"x")
     _stage(tmp_path, ModelSpec("old.safetensors", "lora"), b"x")
     _stage(tmp_path, ModelSpec("half.safetensors.part", "vae"), b"x")
     assert stray_files([listed], tmp_path) == [tmp_path / "models" / "lora" / "old.safetensors"]
+
+
+def test_a_build_without_a_checkpoint_is_refused_naming_the_key() -> None:
+    assert models.no_checkpoint_problem([ModelSpec("sd.safetensors", "checkpoint")]) is None
+    problem = models.no_checkpoint_problem([ModelSpec("detail.safetensors", "lora")])
+    assert problem is not None
+    assert problem.startswith("salad-sd:image.models lists no checkpoint")
+    assert "salad-sd:image.ref" in problem

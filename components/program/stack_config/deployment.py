@@ -4,9 +4,14 @@ Only the shape is handled here: types of the config's own objects, unknown keys,
 checks the ContainerGroup core cannot know. Ranges and patterns are left to `check_inputs`.
 
 Defaults follow Salad's A1111 guide for an SD 1.5 model (4 vCPU, 12 GB, RTX 3060 Ti, 3 replicas, gateway
-and HTTP probes on 7860). A1111 loads its model in a background thread, cold nodes read it from slow
-disks (300+ s reported), and the entrypoint installs extensions first, so the startup probe allows
-60 s + 20 x 30 s = 11 minutes before Salad gives up on an instance and reallocates it.
+and HTTP probes on 7860). The image opens port 7860 only after a local txt2img succeeded, so the startup
+probe passes exactly when the instance can generate. Its budget, 60 s + 20 x 30 s = 11 minutes, is sized
+for the slowest SD 1.5 start we can justify: the base's setup with extensions baked offline-ready (under
+30 s), the webui's imports on a cold disk (up to 60 s), the checkpoint load (300+ s reported for a first
+load after boot, A1111 #8198; 163 s on a slow disk, #10671) and the warm-up generation compiling the GPU
+kernels (up to 30 s): about 7 minutes, with half again as margin before Salad reallocates the instance.
+The 30 s period costs at most 30 s of readiness after the bridge opens. SDXL-size checkpoints load about
+three times longer: raise `startupProbe.failureThreshold` (max 20) or `periodSeconds` (max 120) for them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.container_group.validation import show
+from components.model_image.webui_flags import FLAG_VARIABLES, refused_in
 from components.program.stack_config.keys import (
     DEPLOYMENT,
     DEPLOYMENT_KEYS,
@@ -41,7 +47,7 @@ PROTECTED_STACKS = frozenset({"prod", "production"})  # `protect` defaults to tr
 
 # Probe defaults in config terms (camelCase); the port is the deployment's port. None: off by default.
 PROBE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    # Registered by A1111's UI at the end of its start-up; the model may still be loading behind it.
+    # Through the bridge on $PORT, which opens only once a local txt2img succeeded: the model is loaded.
     "startupProbe": {
         "path": "/internal/profile-startup",
         "initialDelaySeconds": 60,
@@ -116,6 +122,8 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
     inputs["gpu_classes"] = config.get("gpuClasses", list(DEFAULT_GPU_CLASSES))
     env = config.get("env", {})
     inputs["environment_variables"] = dict(env) if isinstance(env, Mapping) else env
+    if isinstance(env, Mapping):
+        _check_image_env(env, problems)
 
     port = config.get("port", DEFAULT_PORT)
     gateway = port is not False
@@ -157,6 +165,22 @@ def build_deployment(stack: str, raw: Any, problems: Problems) -> DeploymentShap
         if inputs["replicas"] == 0:
             problems.add(f"{DEPLOYMENT}.smokeTest needs at least 1 replica, but {DEPLOYMENT}.replicas is 0")
     return shape
+
+
+def _check_image_env(env: Mapping[str, Any], problems: Problems) -> None:
+    """The image's own settings in env: webui flags that would break the bridge, the warm-up or the
+    probes (the entrypoint refuses them too, but only once the container starts), and SALAD_SD_XFORMERS."""
+    for variable in FLAG_VARIABLES:
+        value = env.get(variable)
+        if isinstance(value, str):
+            for flag, reason in refused_in(value):
+                problems.add(f"{DEPLOYMENT}.env.{variable} must not contain {flag}: {reason}")
+    xformers = env.get("SALAD_SD_XFORMERS")
+    if xformers is not None and xformers not in ("0", "1"):
+        problems.add(
+            f'{DEPLOYMENT}.env.SALAD_SD_XFORMERS must be "0" (no --xformers) or "1" (the default), '
+            f"got {show(xformers)}"
+        )
 
 
 def _copy(config: Mapping[str, Any], inputs: dict[str, Any], names: Mapping[str, str]) -> None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.container_group.validation import show
-from components.model_image.models import ModelSpec, check_models
+from components.model_image.extensions import ExtensionSpec, check_extensions
+from components.model_image.models import ModelConfigError, ModelSpec, check_models, no_checkpoint_problem
+from components.model_image.queue_worker import QueueWorkerSpec, parse_queue_worker
 from components.program.stack_config.keys import BUILD_ONLY_IMAGE_KEYS, IMAGE, IMAGE_KEYS, REGISTRY_KEYS
 from components.program.stack_config.model import ImageConfig, RegistryConfig
 from components.program.stack_config.problems import Problems
@@ -26,7 +28,11 @@ PATTERNS: Mapping[str, tuple[str, str]] = {
         "an image repository without tag or digest, such as registry.example.com/team/salad-sd",
     ),
     "ref": (_REFERENCE, "an image reference such as registry.example.com/team/salad-sd@sha256:<64 hex>"),
-    "baseImage": (_REFERENCE, "an image reference such as saladtechnologies/a1111:ipv6-v1.9.4"),
+    "baseImage": (
+        _REFERENCE,
+        "an image reference such as saladtechnologies/a1111:ipv6-v1.9.4, best pinned by digest "
+        "(saladtechnologies/a1111:ipv6-v1.9.4@sha256:<64 hex>)",
+    ),
     "tag": (_TAG, "a Docker tag: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"),
 }
 _SERVER = (_HOST, "a registry host, optionally with a port, such as ghcr.io or registry.example.com:5000")
@@ -69,6 +75,11 @@ def parse_image(raw: Any, problems: Problems) -> ParsedImage:
     texts = {key: _text(config.get(key), f"{IMAGE}.{key}", *PATTERNS[key], problems) for key in PATTERNS}
     registry, authentication = _registry(config.get("registry"), problems)
     models = () if has_ref else _models(config.get("models"), problems)
+    builds = has_repository and not has_ref
+    if builds and not _has_problem(problems, f"{IMAGE}.models"):
+        problem = no_checkpoint_problem(models, f"{IMAGE}.models")
+        if problem:
+            problems.add(problem)
     image = ImageConfig(
         repository=texts["repository"],
         ref=texts["ref"],
@@ -77,6 +88,7 @@ def parse_image(raw: Any, problems: Problems) -> ParsedImage:
         registry=registry,
         models=models,
         extensions=_extensions(config.get("extensions"), problems),
+        queue_worker=_queue_worker(config.get("queueWorker"), problems),
     )
     return ParsedImage(image, authentication)
 
@@ -123,19 +135,26 @@ def _models(raw: Any, problems: Problems) -> tuple[ModelSpec, ...]:
     return tuple(models)
 
 
-def _extensions(raw: Any, problems: Problems) -> tuple[str, ...]:
+def _has_problem(problems: Problems, key: str) -> bool:
+    return any(message.startswith(key) for message in problems.messages)
+
+
+def _extensions(raw: Any, problems: Problems) -> tuple[ExtensionSpec, ...]:
     where = f"{IMAGE}.extensions"
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        problems.add(f"{where} must be a list of git URLs or extension names, got {show(raw)}")
+        problems.add(f"{where} must be a list of {{url, ref, name}} objects, got {show(raw)}")
         return ()
-    good = []
-    for index, item in enumerate(raw):
-        if isinstance(item, str) and item and not any(c.isspace() for c in item):
-            good.append(item)
-        else:
-            problems.add(
-                f"{where}[{index}] must be a git URL or an extension name (no spaces), got {show(item)}"
-            )
-    return tuple(good)
+    extensions, found = check_extensions(raw, where)
+    for problem in found:
+        problems.add(problem)
+    return tuple(extensions)
+
+
+def _queue_worker(raw: Any, problems: Problems) -> QueueWorkerSpec | None:
+    try:
+        return parse_queue_worker(raw, f"{IMAGE}.queueWorker")
+    except ModelConfigError as error:
+        problems.add(str(error))
+        return None

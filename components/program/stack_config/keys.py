@@ -10,8 +10,8 @@ from components.container_group.validation import Failure
 IMAGE = "salad-sd:image"
 DEPLOYMENT = "salad-sd:deployment"
 
-IMAGE_KEYS = ("repository", "baseImage", "tag", "ref", "registry", "models", "extensions")
-BUILD_ONLY_IMAGE_KEYS = ("repository", "baseImage", "tag", "models", "extensions")
+IMAGE_KEYS = ("repository", "baseImage", "tag", "ref", "registry", "models", "extensions", "queueWorker")
+BUILD_ONLY_IMAGE_KEYS = ("repository", "baseImage", "tag", "models", "extensions", "queueWorker")
 REGISTRY_KEYS = ("server", "username", "password")
 
 DEPLOYMENT_KEYS = (

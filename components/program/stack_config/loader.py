@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.container_group.validation import check_inputs
+from components.model_image.queue_worker import CONFIG_KEY as WORKER_KEY
 from components.program.stack_config.deployment import build_deployment
 from components.program.stack_config.image import parse_image
 from components.program.stack_config.keys import config_message
@@ -52,6 +53,11 @@ def load_stack_config(*, stack: str, salad: Mapping[str, Any], image: Any, deplo
             if failure.property == "description":  # the name is checked as the group's queue_name
                 problems.add(f"salad-sd:deployment.queue.{failure.reason}")
         queue = QueueConfig(name=str(shape.queue.name), description=str(shape.queue.description))
+        if parsed_image.config.builds and parsed_image.config.queue_worker is None:
+            problems.add(
+                f"salad-sd:deployment.queue needs Salad's job-queue worker in the image: set {WORKER_KEY} "
+                "{url, sha256} (a salad-cloud-job-queue-worker release asset and its sha256; see the README)"
+            )
 
     if problems.messages:
         raise ConfigError(problems.messages)

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.model_image.extensions import ExtensionSpec
 from components.model_image.models import ModelSpec
+from components.model_image.queue_worker import QueueWorkerSpec
 
 
 class ConfigError(ValueError):
@@ -51,8 +53,10 @@ class ImageConfig:
     """Credentials; None: the Docker client's own login, and a public image for Salad."""
     models: tuple[ModelSpec, ...] = ()
     """Models to bake in, in config order (the first checkpoint is loaded at start)."""
-    extensions: tuple[str, ...] = ()
-    """A1111 extensions (git URLs or names) to bake in, validated as strings only."""
+    extensions: tuple[ExtensionSpec, ...] = ()
+    """A1111 extensions to bake in, each at a pinned commit."""
+    queue_worker: QueueWorkerSpec | None = None
+    """Salad's job-queue worker to download into the image; None leaves it out."""
 
     @property
     def builds(self) -> bool:

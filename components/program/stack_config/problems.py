@@ -75,4 +75,3 @@ def type_name(value: Any) -> str:
         case list() | tuple():
             return "list"
     return type(value).__name__
-

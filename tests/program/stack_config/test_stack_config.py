@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from components.model_image.extensions import ExtensionSpec
 from components.model_image.models import ModelSpec
+from components.model_image.queue_worker import QueueWorkerSpec
 from components.program.stack_config import (
     PROBE_DEFAULTS,
     ConfigError,
@@ -25,7 +27,12 @@ SECRET = "hunter2-registry-password-DO-NOT-ECHO"
 API_KEY = "salad-api-key-DO-NOT-STORE"
 
 SALAD: dict[str, Any] = {"organization": "acme", "project": "image-gen", "apiKey": API_KEY}
-IMAGE: dict[str, Any] = {"repository": "registry.example.com/team/salad-sd"}
+IMAGE: dict[str, Any] = {
+    "repository": "registry.example.com/team/salad-sd",
+    "models": [{"file": "sd15.safetensors", "kind": "checkpoint"}],
+    "queueWorker": {"url": "https://example.com/salad-http-job-queue-worker.tar.gz", "sha256": "c" * 64},
+}
+COMMIT = "3e0a8cd2ad2d2c3e4b3b6d11f37e6d1ef0b9d1a2"
 SHA = "879db523c30d3b9017143d56705015e15a2cb5628762c11d086fed9538abd7fd"
 
 
@@ -143,6 +150,8 @@ def test_default_probes_are_http_on_7860_and_leave_time_to_load_the_model() -> N
     startup, liveness = inputs["startup_probe"], inputs["liveness_probe"]
     assert startup["http"]["path"] == "/internal/profile-startup"
     assert liveness["http"]["path"] == "/internal/ping"
+    # The slowest justified SD 1.5 start is about 7 minutes (see the deployment module's docstring).
+    assert startup["initial_delay_seconds"] + startup["period_seconds"] * startup["failure_threshold"] >= 660
     assert startup["http"]["port"] == liveness["http"]["port"] == 7860
     budget = startup["initial_delay_seconds"] + startup["period_seconds"] * startup["failure_threshold"]
     assert budget >= 10 * 60
@@ -230,12 +239,24 @@ def test_full_image_config() -> None:
         "baseImage": "saladtechnologies/a1111:ipv6-v1.9.4",
         "tag": "v1.2",
         "registry": {"server": "ghcr.io", "username": "bot", "password": SECRET},
-        "models": [{"file": "x.safetensors", "kind": "lora", "sha256": SHA.upper()}],
-        "extensions": ["https://github.com/Mikubill/sd-webui-controlnet", "sd-webui-controlnet"],
+        "models": [
+            {"file": "sd.safetensors", "kind": "checkpoint"},
+            {"file": "x.safetensors", "kind": "lora", "sha256": SHA.upper()},
+        ],
+        "extensions": [
+            {"url": "https://github.com/Mikubill/sd-webui-controlnet.git", "ref": COMMIT},
+            {"url": "file:///srv/git/tools", "ref": COMMIT, "name": "my-tools"},
+        ],
+        "queueWorker": {"url": "https://example.com/worker.tar.gz", "sha256": SHA.upper()},
     }
     config = load(image=image)
     assert config.image.tag == "v1.2" and config.image.base_image == image["baseImage"]
-    assert config.image.models[0].sha256 == SHA
+    assert config.image.models[1].sha256 == SHA
+    assert config.image.extensions == (
+        ExtensionSpec("https://github.com/Mikubill/sd-webui-controlnet.git", COMMIT, "sd-webui-controlnet"),
+        ExtensionSpec("file:///srv/git/tools", COMMIT, "my-tools"),
+    )
+    assert config.image.queue_worker == QueueWorkerSpec("https://example.com/worker.tar.gz", SHA)
     assert config.image.registry is not None
     assert config.image.registry.salad_authentication() == {"basic": {"username": "bot", "password": SECRET}}
     assert "registry_authentication" not in config.container_group_inputs
@@ -500,7 +521,85 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         {"image": {**IMAGE, "extensions": "sd-webui-controlnet"}},
         [f"{I}.extensions must be a list"],
     ),
-    ("extension-blank", {"image": {**IMAGE, "extensions": [""]}}, [f"{I}.extensions[0] must be a git URL"]),
+    (
+        "extension-not-object",
+        {"image": {**IMAGE, "extensions": ["https://github.com/Mikubill/sd-webui-controlnet"]}},
+        [f"{I}.extensions[0] must be an object with url, ref and optionally name"],
+    ),
+    (
+        "extension-branch-ref",
+        {"image": {**IMAGE, "extensions": [{"url": "https://x.test/a/b.git", "ref": "main"}]}},
+        [f"{I}.extensions[0].ref must be a full commit: 40 lowercase hex digits"],
+    ),
+    (
+        "extension-bad-url",
+        {"image": {**IMAGE, "extensions": [{"url": "not a url", "ref": COMMIT}]}},
+        [f"{I}.extensions[0].url must be a git URL"],
+    ),
+    (
+        "extension-bad-name",
+        {
+            "image": {
+                **IMAGE,
+                "extensions": [{"url": "https://x.test/a/b.git", "ref": COMMIT, "name": "../b"}],
+            }
+        },
+        [f"{I}.extensions[0].name must be a folder name"],
+    ),
+    (
+        "extension-same-folder",
+        {
+            "image": {
+                **IMAGE,
+                "extensions": [
+                    {"url": "https://x.test/a/tools.git", "ref": COMMIT},
+                    {"url": "https://y.test/b/tools", "ref": COMMIT},
+                ],
+            }
+        },
+        [f"{I}.extensions[1] repeats the folder name 'tools'"],
+    ),
+    (
+        "no-checkpoint",
+        {"image": {**IMAGE, "models": [{"file": "x.safetensors", "kind": "lora"}]}},
+        [f"{I}.models lists no checkpoint", f"{I}.ref"],
+    ),
+    ("no-models", {"image": {"repository": "r.example.com/a/b"}}, [f"{I}.models lists no checkpoint"]),
+    (
+        "queue-worker-no-sha",
+        {"image": {**IMAGE, "queueWorker": {"url": "https://x.test/w.tar.gz"}}},
+        [f"{I}.queueWorker.sha256 must be 64 hex digits"],
+    ),
+    (
+        "queue-worker-bad-url",
+        {"image": {**IMAGE, "queueWorker": {"url": "ftp://x.test/w", "sha256": SHA}}},
+        [f"{I}.queueWorker.url must be an http(s) URL"],
+    ),
+    (
+        "queue-worker-with-ref",
+        {"image": {"ref": "a/b:c", "queueWorker": {"url": "https://x.test/w", "sha256": SHA}}},
+        [f"{I}.queueWorker has no effect with {I}.ref"],
+    ),
+    (
+        "cli-args-port",
+        {"deployment": {"env": {"CLI_ARGS": "--medvram --port 7860"}}},
+        [f"{D}.env.CLI_ARGS must not contain --port", "$WEBUI_PORT"],
+    ),
+    (
+        "cli-args-nowebui",
+        {"deployment": {"env": {"WEBUI_EXTRA_ARGS": "--nowebui"}}},
+        [f"{D}.env.WEBUI_EXTRA_ARGS must not contain --nowebui", "probes"],
+    ),
+    (
+        "cli-args-server-name",
+        {"deployment": {"env": {"CLI_ARGS": "--server-name=::"}}},
+        [f"{D}.env.CLI_ARGS must not contain --server-name"],
+    ),
+    (
+        "xformers-setting",
+        {"deployment": {"env": {"SALAD_SD_XFORMERS": "off"}}},
+        [f'{D}.env.SALAD_SD_XFORMERS must be "0" (no --xformers) or "1"'],
+    ),
     (
         "registry-not-object",
         {"image": {**IMAGE, "registry": SECRET}},
@@ -574,3 +673,29 @@ def test_the_registry_password_is_never_echoed(registry: Any) -> None:
         load(image={**IMAGE, "registry": registry}, deployment={"replicas": 600})
     assert SECRET not in str(caught.value)
     assert SECRET not in repr(caught.value)
+
+
+def test_harmless_webui_flags_and_the_xformers_setting_pass() -> None:
+    env = {"CLI_ARGS": "--medvram --no-hashing", "WEBUI_EXTRA_ARGS": "--portable", "SALAD_SD_XFORMERS": "0"}
+    inputs = load(deployment={"env": env}).container_group_inputs
+    assert inputs["environment_variables"] == env
+
+
+def test_the_base_image_may_be_pinned_by_digest() -> None:
+    pinned = f"saladtechnologies/a1111:ipv6-v1.9.4@sha256:{SHA}"
+    assert load(image={**IMAGE, "baseImage": pinned}).image.base_image == pinned
+    assert any(
+        "best pinned by digest" in p for p in problems_of(image={**IMAGE, "baseImage": "a1111@sha256:short"})
+    )
+
+
+def test_a_queue_needs_the_worker_in_a_built_image() -> None:
+    image = {k: v for k, v in IMAGE.items() if k != "queueWorker"}
+    assert problems_of(image=image, deployment={"queue": {}}) == (
+        "salad-sd:deployment.queue needs Salad's job-queue worker in the image: set "
+        "salad-sd:image.queueWorker {url, sha256} (a salad-cloud-job-queue-worker release asset and its "
+        "sha256; see the README)",
+    )
+    assert load(image=image).queue is None  # no queue, no worker needed
+    ref = {"ref": f"registry.example.com/team/salad-sd@sha256:{SHA}"}
+    assert load(image=ref, deployment={"queue": {}}).queue is not None  # an existing image is the user's call
