@@ -46,4 +46,9 @@ def parse_queue_worker(raw: object, where: str = CONFIG_KEY) -> QueueWorkerSpec 
         raise ModelConfigError(
             f"{where}.sha256 must be 64 hex digits (the download's sha256), got {sha256!r}"
         )
+    if set(sha256) == {"0"}:
+        raise ModelConfigError(
+            f"{where}.sha256 is the all-zero placeholder: put the sha256 of {url} there (the release page "
+            "lists it, or download it and run `sha256sum`); see README, Queue mode"
+        )
     return QueueWorkerSpec(url=url, sha256=sha256.lower())

@@ -38,11 +38,21 @@ def stack_config(path: Path) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
 
 
+def with_worker_checksum(config: dict[str, str]) -> dict[str, str]:
+    """The stack's config as a user has it once the queue worker's placeholder sha256 is filled in."""
+    image = json.loads(config.get("salad-sd:image", "{}"))
+    worker = image.get("queueWorker")
+    if isinstance(worker, dict) and set(str(worker.get("sha256"))) == {"0"}:
+        image["queueWorker"] = {**worker, "sha256": "ab" * 32}
+        config = {**config, "salad-sd:image": json.dumps(image)}
+    return config
+
+
 def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingMocks, dict[str, Any]]:
     stack = path.name.split(".")[1]
     mocks = RecordingMocks(EXTRA_OUTPUTS)
     install_mocks(mocks, stack=stack)
-    config = {**stack_config(path), "salad:apiKey": "salad-key-for-the-program-test"}
+    config = {**with_worker_checksum(stack_config(path)), "salad:apiKey": "salad-key-for-the-program-test"}
     pulumi.runtime.set_all_config(config, secret_keys=["salad:apiKey"])
     # The models are multi-GB downloads: the wiring test stands in for their verification.
     monkeypatch.setattr(components.model_image.resource, "check_build_context", lambda _args: None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
@@ -358,3 +359,13 @@ def test_state_names_the_provider_by_its_import_path(monkeypatch: pytest.MonkeyP
         assert API_KEY.encode() not in pickle
 
     return main["app"].url.apply(check)
+
+
+def test_the_shipped_batch_stack_stops_at_its_placeholder_worker_checksum_before_any_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shipped = yaml.safe_load((REPO_ROOT / "Pulumi.batch.yaml").read_text())["config"]
+    config = {**shipped, "salad:apiKey": "salad-key-for-the-program-test"}
+    program = run_error(monkeypatch, config, ["salad:apiKey"])
+    assert "salad-sd:image.queueWorker.sha256 is the all-zero placeholder" in program.error
+    assert program.mocks.resources == []

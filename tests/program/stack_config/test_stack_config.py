@@ -67,8 +67,12 @@ def stack_file(path: Path) -> tuple[str, dict[str, Any], Any, Any]:
 
 
 def load_stack_file(path: Path) -> StackConfig:
-    """load_stack_config of a Pulumi.<stack>.yaml, as the program loads it."""
+    """load_stack_config of a Pulumi.<stack>.yaml, as the program loads it once the user has filled in the
+    queue worker's placeholder sha256 (the shipped placeholder itself is refused: see the test below)."""
     stack, salad, image, deployment = stack_file(path)
+    worker = (image or {}).get("queueWorker")
+    if isinstance(worker, dict) and set(str(worker.get("sha256"))) == {"0"}:
+        image = {**image, "queueWorker": {**worker, "sha256": "ab" * 32}}
     return load_stack_config(stack=stack, salad=salad, image=image, deployment=deployment)
 
 
