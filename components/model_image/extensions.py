@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from components.model_image.models import EXTENSIONS_DIR as STAGING_DIR
-from components.model_image.models import ModelConfigError, ModelError
+from components.model_image.models import ModelConfigError, ModelError, check_entries
 
 CONFIG_KEY = "salad-sd:image.extensions"
 STAMPS = ".staged.json"
@@ -87,21 +87,13 @@ def parse_extension(raw: object, where: str) -> ExtensionSpec:
 
 def check_extensions(entries: Sequence[object], where: str) -> tuple[list[ExtensionSpec], list[str]]:
     """The valid entries, and every problem: bad entries first, then two extensions in one folder."""
-    extensions: list[ExtensionSpec] = []
-    problems: list[str] = []
-    repeats: list[str] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        try:
-            extension = parse_extension(entry, f"{where}[{i}]")
-        except ModelConfigError as error:
-            problems.append(str(error))
-            continue
-        if extension.name in seen:
-            repeats.append(f"{where}[{i}] repeats the folder name {extension.name!r}; set a different name")
-        seen.add(extension.name)
-        extensions.append(extension)
-    return extensions, problems + repeats
+    return check_entries(
+        entries,
+        where,
+        parse_extension,
+        key=lambda extension: extension.name,
+        repeated=lambda at, ext: f"{at} repeats the folder name {ext.name!r}; set a different name",
+    )
 
 
 def parse_extensions(raw: object, where: str = CONFIG_KEY) -> list[ExtensionSpec]:

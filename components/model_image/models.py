@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import Literal, TypeVar, cast, get_args
 
 ModelKind = Literal["checkpoint", "lora", "vae", "embedding", "controlnet"]
 KINDS: tuple[ModelKind, ...] = get_args(ModelKind)
@@ -125,23 +125,44 @@ def parse_models(raw: object, where: str = CONFIG_KEY) -> list[ModelSpec]:
     return models
 
 
-def check_models(entries: Sequence[object], where: str) -> tuple[list[ModelSpec], list[str]]:
-    """The valid entries, and every problem: bad entries first, then repeats of the same kind and file."""
-    models: list[ModelSpec] = []
+T = TypeVar("T")
+
+
+def check_entries(
+    entries: Sequence[object],
+    where: str,
+    parse: Callable[[object, str], T],
+    key: Callable[[T], str],
+    repeated: Callable[[str, T], str],
+) -> tuple[list[T], list[str]]:
+    """Parse a config list: the valid entries, and every problem (bad entries first, then repeats of a
+    `key`, each described by `repeated(entry_location, entry)`)."""
+    parsed: list[T] = []
     problems: list[str] = []
     repeats: list[str] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         try:
-            model = parse_model(entry, f"{where}[{i}]")
+            item = parse(entry, f"{where}[{i}]")
         except ModelConfigError as error:
             problems.append(str(error))
             continue
-        if model.staged_name in seen:
-            repeats.append(f"{where}[{i}] repeats {model.kind} {model.file!r}")
-        seen.add(model.staged_name)
-        models.append(model)
-    return models, problems + repeats
+        if key(item) in seen:
+            repeats.append(repeated(f"{where}[{i}]", item))
+        seen.add(key(item))
+        parsed.append(item)
+    return parsed, problems + repeats
+
+
+def check_models(entries: Sequence[object], where: str) -> tuple[list[ModelSpec], list[str]]:
+    """The valid entries, and every problem: bad entries first, then repeats of the same kind and file."""
+    return check_entries(
+        entries,
+        where,
+        parse_model,
+        key=lambda model: model.staged_name,
+        repeated=lambda at, model: f"{at} repeats {model.kind} {model.file!r}",
+    )
 
 
 def no_checkpoint_problem(models: Sequence[ModelSpec], where: str = CONFIG_KEY) -> str | None:
