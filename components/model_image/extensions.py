@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from components.model_image.models import EXTENSIONS_DIR as STAGING_DIR
-from components.model_image.models import ModelConfigError, ModelError, check_entries
+from components.model_image.models import ModelConfigError, ModelError, check_entries, parse_list
 
 CONFIG_KEY = "salad-sd:image.extensions"
 STAMPS = ".staged.json"
@@ -98,14 +98,7 @@ def check_extensions(entries: Sequence[object], where: str) -> tuple[list[Extens
 
 def parse_extensions(raw: object, where: str = CONFIG_KEY) -> list[ExtensionSpec]:
     """The whole list (None = empty); raises ModelConfigError with the first problem."""
-    if raw is None:
-        return []
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
-        raise ModelConfigError(f"{where} must be a list of {{url, ref, name}} objects, got {raw!r}")
-    extensions, problems = check_extensions(raw, where)
-    if problems:
-        raise ModelConfigError(problems[0])
-    return extensions
+    return parse_list(raw, where, check_extensions, "a list of {url, ref, name} objects")
 
 
 # ---------------------------------------------------------------- staging

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar, cast, get_args
 
+T = TypeVar("T")
+
 ModelKind = Literal["checkpoint", "lora", "vae", "embedding", "controlnet"]
 KINDS: tuple[ModelKind, ...] = get_args(ModelKind)
 
@@ -115,17 +117,24 @@ def parse_model(raw: object, where: str) -> ModelSpec:
 
 def parse_models(raw: object, where: str = CONFIG_KEY) -> list[ModelSpec]:
     """The whole list (None = empty); rejects duplicates of the same kind and file."""
+    return parse_list(raw, where, check_models, "a list")
+
+
+def parse_list(
+    raw: object,
+    where: str,
+    check: Callable[[Sequence[object], str], tuple[list[T], list[str]]],
+    expected: str,
+) -> list[T]:
+    """A whole config list through its `check_*` (None = empty); ModelConfigError with the first problem."""
     if raw is None:
         return []
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
-        raise ModelConfigError(f"{where} must be a list, got {raw!r}")
-    models, problems = check_models(raw, where)
+        raise ModelConfigError(f"{where} must be {expected}, got {raw!r}")
+    items, problems = check(raw, where)
     if problems:
         raise ModelConfigError(problems[0])
-    return models
-
-
-T = TypeVar("T")
+    return items
 
 
 def check_entries(
