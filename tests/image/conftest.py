@@ -33,6 +33,7 @@ CHECKPOINT_BYTES = 16 * 1024 * 1024
 PROBE_PACKAGE = "salad_sd_probe"
 PROBE_EXTENSION = "sd-webui-probe"
 INSTALL_MARKER = "sd-webui-probe install.py ran"
+CACHE_FETCH_MARKER = "sd-webui-probe fetching into ~/.cache"
 
 
 BENCH: list[str] = []
@@ -151,13 +152,26 @@ def install_py(body: str) -> str:
 @pytest.fixture(scope="session")
 def probe_extension(file_server: FileServer, tmp_path_factory: pytest.TempPathFactory) -> ExtensionSpec:
     """A local git repository whose install.py pip-installs a small package from the loopback server
-    when it is missing (the way real extensions use A1111's `launch` module)."""
+    when it is missing (the way real extensions use A1111's `launch` module) and downloads a file into
+    ~/.cache when it is not there yet."""
     if shutil.which("git") is None:
         pytest.skip("git is needed to stage extensions (apt-get install git)")
     wheels = file_server.root / "wheels"
     wheels.mkdir(exist_ok=True)
     make_wheel(wheels, PROBE_PACKAGE)
     pip = f"install --no-index --find-links {file_server.url}/wheels/ {PROBE_PACKAGE}==1.0"
+    (file_server.root / "probe-cache.bin").write_bytes(b"fetched once, at build\n")
+    fetch_into_cache = (
+        # Like installers that keep a download in ~/.cache: fetched when missing, reused when there. The
+        # base deletes /root/.cache at every start, so this proves the build kept it where the start finds it.
+        "import pathlib, urllib.request\n"
+        f"cached = pathlib.Path.home() / '.cache' / {PROBE_EXTENSION!r} / 'probe-cache.bin'\n"
+        "if not cached.is_file():\n"
+        f"    print({CACHE_FETCH_MARKER!r}, flush=True)\n"
+        f"    data = urllib.request.urlopen({file_server.url + '/probe-cache.bin'!r}, timeout=10).read()\n"
+        "    cached.parent.mkdir(parents=True, exist_ok=True)\n"
+        "    cached.write_bytes(data)\n"
+    )
     repo = tmp_path_factory.mktemp("git") / f"{PROBE_EXTENSION}.git"
     commit = git_repository(
         repo,
@@ -165,6 +179,7 @@ def probe_extension(file_server: FileServer, tmp_path_factory: pytest.TempPathFa
             "install.py": install_py(
                 f"if not launch.is_installed({PROBE_PACKAGE!r}):\n"
                 f"    launch.run_pip({pip!r}, {PROBE_PACKAGE!r})\n"
+                f"{fetch_into_cache}"
                 "import os, sys\n"
                 "if os.environ.get('PROBE_INSTALL_FAIL'):\n"  # a failure at start, for the tests
                 "    sys.exit(4)\n"

@@ -20,7 +20,14 @@ import pytest
 
 from components.txt2img.png import inspect_png
 from tests.fakes.waiting import wait_until
-from tests.image.conftest import INSTALL_MARKER, PROBE_EXTENSION, PROBE_PACKAGE, BuiltImage, bench
+from tests.image.conftest import (
+    CACHE_FETCH_MARKER,
+    INSTALL_MARKER,
+    PROBE_EXTENSION,
+    PROBE_PACKAGE,
+    BuiltImage,
+    bench,
+)
 from tests.image.docker_env import Docker
 from tests.net import answers_ping, free_port, get_json
 
@@ -271,6 +278,7 @@ def test_without_network_it_reruns_install_py_and_serves(docker: Docker, built_i
         assert "Installing extension dependencies" in logs  # the base's loop ran at this start ...
         assert logs.count(INSTALL_MARKER) == 1  # ... and ran the extension's install.py ...
         assert f"Installing {PROBE_PACKAGE}" not in logs  # ... which had nothing left to install
+        assert CACHE_FETCH_MARKER not in logs  # ... not even its download into ~/.cache, kept from the build
         assert docker.inspect(name, "{{.State.Status}}") == "running"
     finally:
         docker.run("rm", "-f", name, check=False)
