@@ -20,7 +20,7 @@
 #   SD_CHECKPOINT              checkpoint file name under /data/models/Stable-diffusion/ or an absolute
 #                              path; empty: no --ckpt
 #   CLI_ARGS, WEBUI_EXTRA_ARGS extra webui flags (split on whitespace, no quoting); the flags listed in
-#                              refused-webui-flags.txt are refused (exit 2)
+#                              refused-webui-flags.txt, and their prefixes, are refused (exit 2)
 #   SALAD_SD_XFORMERS (1)      0: start the webui without --xformers
 #   SALAD_SD_QUEUE_WORKER (0)  1: also run the job-queue worker ($QUEUE_WORKER_CMD)
 #   QUEUE_WORKER_CMD           default /usr/local/bin/salad-http-job-queue-worker
@@ -112,15 +112,32 @@ fail() {
 
 read -r -a webui_cmd <<<"${WEBUI_CMD:-python -u webui.py}"
 read -r -a extra_args <<<"${CLI_ARGS:-} ${WEBUI_EXTRA_ARGS:-}"
+# The rule of components/model_image/webui_flags.py: a refused flag, or a strict prefix of one (A1111's
+# argparse expands unique prefixes) that is not an A1111 flag of its own (an `allow` line).
+declare -A refused_reason allowed_flag
 while read -r flag reason; do
   [[ -z $flag || $flag == \#* ]] && continue
-  for arg in "${extra_args[@]}"; do
-    if [[ $arg == "$flag" || $arg == "$flag="* ]]; then
-      log "refusing $flag in CLI_ARGS/WEBUI_EXTRA_ARGS: $reason"
+  if [ "$flag" = allow ]; then
+    allowed_flag[${reason%% *}]=1
+  else
+    refused_reason[$flag]=$reason
+  fi
+done <"$here/refused-webui-flags.txt"
+for arg in "${extra_args[@]}"; do
+  flag=${arg%%=*}
+  if [ -n "${refused_reason[$flag]+set}" ]; then
+    log "refusing $flag in CLI_ARGS/WEBUI_EXTRA_ARGS: ${refused_reason[$flag]}"
+    exit 2
+  fi
+  if [[ $flag != --?* || -n ${allowed_flag[$flag]+set} ]]; then continue; fi
+  for refused in "${!refused_reason[@]}"; do
+    if [[ $refused == "$flag"* ]]; then
+      log "refusing $flag in CLI_ARGS/WEBUI_EXTRA_ARGS: a prefix of $refused, which A1111 accepts for it:" \
+        "${refused_reason[$refused]}"
       exit 2
     fi
   done
-done <"$here/refused-webui-flags.txt"
+done
 
 webui_args=(--listen --port "$webui_port" --api --no-download-sd-model)
 if [ "${SALAD_SD_XFORMERS:-1}" != 0 ]; then

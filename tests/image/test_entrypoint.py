@@ -182,6 +182,35 @@ def test_flags_that_break_the_bridge_or_probes_are_refused(supervisors: Any, cli
     assert "starting webui" not in out
 
 
+@pytest.mark.parametrize(
+    ("cli_args", "flag", "expands_to"),
+    [
+        ("--por 7860", "--por", "--port"),
+        ("--medvram --nowe", "--nowe", "--nowebui"),
+        ("--server-n=::", "--server-n", "--server-name"),
+        ("--subp /sd", "--subp", "--subpath"),
+        ("--tls-k key.pem", "--tls-k", "--tls-keyfile"),
+        ("--api-a a:b", "--api-a", "--api-auth"),
+        ("--ui-debug", "--ui-debug", "--ui-debug-mode"),
+    ],
+)
+def test_prefixes_of_refused_flags_are_refused(
+    supervisors: Any, cli_args: str, flag: str, expands_to: str
+) -> None:
+    """A1111's argparse takes a unique prefix for the whole flag: `--por 7860` is `--port 7860`."""
+    code, out = supervisors(CLI_ARGS=cli_args).finish()
+    assert code == 2, out
+    assert f"refusing {flag} in CLI_ARGS/WEBUI_EXTRA_ARGS: a prefix of {expands_to}" in out
+    assert "starting webui" not in out
+
+
+def test_a1111_flags_that_prefix_a_refused_flag_pass(supervisors: Any) -> None:
+    """`--api` is a prefix of the refused `--api-auth`, but an A1111 flag of its own."""
+    supervisor = supervisors(CLI_ARGS="--api --api-log", WEBUI_EXTRA_ARGS="--portable")
+    wait_until(supervisor.pings, timeout=15, interval=0.05, message="ping through socat")
+    assert supervisor.get("/fake/argv")[-3:] == ["--api", "--api-log", "--portable"]
+
+
 def test_every_flag_the_config_refuses_is_refused_by_the_entrypoint(supervisors: Any) -> None:
     for flag in refused_flags():
         code, out = supervisors(WEBUI_EXTRA_ARGS=f"{flag}=x").finish()

@@ -600,6 +600,11 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         [f"{D}.env.CLI_ARGS must not contain --server-name"],
     ),
     (
+        "cli-args-port-prefix",
+        {"deployment": {"env": {"CLI_ARGS": "--por 7860"}}},
+        [f"{D}.env.CLI_ARGS must not contain --por: a prefix of --port", "$WEBUI_PORT"],
+    ),
+    (
         "xformers-setting",
         {"deployment": {"env": {"SALAD_SD_XFORMERS": "off"}}},
         [f'{D}.env.SALAD_SD_XFORMERS must be "0" (no --xformers) or "1"'],
@@ -680,7 +685,7 @@ def test_the_registry_password_is_never_echoed(registry: Any) -> None:
 
 
 def test_harmless_webui_flags_and_the_xformers_setting_pass() -> None:
-    env = {"CLI_ARGS": "--medvram --no-hashing", "WEBUI_EXTRA_ARGS": "--portable", "SALAD_SD_XFORMERS": "0"}
+    env = {"CLI_ARGS": "--medvram --api", "WEBUI_EXTRA_ARGS": "--portable", "SALAD_SD_XFORMERS": "0"}
     inputs = load(deployment={"env": env}).container_group_inputs
     assert inputs["environment_variables"] == env
 
