@@ -3,7 +3,8 @@ answers an image. The entrypoint opens the IPv6 bridge (and so Salad's probes an
 after this exits 0, and the first generation also warms the GPU kernels.
 
 A1111 answers HTTP while the checkpoint still loads in a background thread, and a txt2img waits for that
-load; so one attempt may take minutes (ATTEMPT_SECONDS). Exits 1 after WARMUP_TIMEOUT_SECONDS (1800).
+load; so one attempt may take minutes (ATTEMPT_SECONDS, cut short to what is left of the deadline).
+Exits 1 after WARMUP_TIMEOUT_SECONDS (1800), give or take a second.
 Standard library only: it runs with the base image's python before anything else is known to work.
 """
 
@@ -26,13 +27,13 @@ def log(message: str) -> None:
     print(f"salad-warm-up: {message}", file=sys.stderr, flush=True)
 
 
-def attempt(url: str) -> str | None:
+def attempt(url: str, timeout: float) -> str | None:
     """None when the webui answered an image, else what went wrong."""
     request = urllib.request.Request(
         url, data=json.dumps(BODY).encode(), headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=ATTEMPT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as error:
         return f"HTTP {error.code}"
@@ -50,12 +51,13 @@ def main() -> int:
     reported = started
     while True:
         began = time.monotonic()
-        problem = attempt(url)
+        # One hanging call must not outlive the deadline: at most what is left of it (at least 1 s).
+        problem = attempt(url, max(1.0, min(ATTEMPT_SECONDS, started + timeout - began)))
         now = time.monotonic()
         if problem is None:
             log(f"txt2img answered an image after {now - started:.1f} s (that call took {now - began:.1f} s)")
             return 0
-        if now - started > timeout:
+        if now - started >= timeout:
             log(f"gave up after {now - started:.0f} s: {problem}")
             return 1
         if now - reported >= REPORT_EVERY_SECONDS:
