@@ -2,14 +2,16 @@
 # Build step, right after FROM: fails with a clear message when the base image is not the AUTOMATIC1111
 # base this image is made for (saladtechnologies/a1111:ipv6-*, which follows AbdBarho's
 # stable-diffusion-webui-docker layout). Run in the base's working directory.
+#   check_base.sh [ENTRYPOINT]   the base's setup script (default /docker/entrypoint.sh)
 set -euo pipefail
 
-entry=/docker/entrypoint.sh
+entry=${1:-/docker/entrypoint.sh}
 problems=()
 if [ ! -f "$entry" ]; then
   problems+=("no $entry (the base's setup: config, /data links, extension installs)")
 else
-  last=$(grep -Ev '^[[:space:]]*(#.*)?$' "$entry" | tail -n 1 | tr -d '[:space:]')
+  # `|| true`: a file of only comments and blank lines makes grep exit 1, which must reach the report.
+  last=$({ grep -Ev '^[[:space:]]*(#.*)?$' "$entry" || true; } | tail -n 1 | tr -d '[:space:]')
   if [ "$last" != 'exec"$@"' ]; then
     problems+=("$entry does not end in exec \"\$@\" (the supervisor runs it as \`$entry true\`)")
   fi

@@ -1,19 +1,53 @@
-"""The image's build-step scripts run on this host: the job-queue worker install and the extension
-installers (the Docker builds in test_image_build.py run them for real on the stand-in base)."""
+"""The image's build-step scripts run on this host: the base check, the job-queue worker install and the
+extension installers (the Docker builds in test_image_build.py run them for real on the stand-in base)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from tests.paths import REPO_ROOT
 
 INSTALL_WORKER = REPO_ROOT / "image" / "install_queue_worker.py"
 RUN_INSTALLERS = REPO_ROOT / "image" / "run_extension_installers.py"
+CHECK_BASE = REPO_ROOT / "image" / "check_base.sh"
+
+
+def _check_base(tmp_path: Path, entrypoint: str) -> subprocess.CompletedProcess[str]:
+    """check_base.sh in an empty working directory (no webui.py) with `entrypoint` as the base's setup."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is needed to run image/check_base.sh")
+    (tmp_path / "entrypoint.sh").write_text(entrypoint)
+    return subprocess.run(
+        [bash, str(CHECK_BASE), str(tmp_path / "entrypoint.sh")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("entrypoint", ["#!/bin/bash\n# only comments\n\n", ""])
+def test_an_entrypoint_without_commands_is_reported(tmp_path: Path, entrypoint: str) -> None:
+    result = _check_base(tmp_path, entrypoint)
+    assert result.returncode == 1
+    assert "base image check failed" in result.stderr
+    assert "entrypoint.sh does not end in exec" in result.stderr
+    assert f"no webui.py in the working directory {tmp_path}" in result.stderr
+
+
+def test_an_entrypoint_ending_in_exec_passes_that_check(tmp_path: Path) -> None:
+    result = _check_base(tmp_path, '#!/bin/bash\nset -e\nexec "$@"\n# trailing comment\n')
+    assert "base image check failed" in result.stderr  # no webui.py here ...
+    assert "does not end in exec" not in result.stderr  # ... but the entrypoint is right
 
 
 def _install(url: str, sha256: str, target: Path) -> subprocess.CompletedProcess[str]:
