@@ -11,6 +11,7 @@ commit, nothing else in the directory.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -134,7 +135,8 @@ def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         capture_output=True,
         text=True,
         timeout=600,
-        env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin"},
+        # The user's environment (HOME's git config, SSH agent, GIT_SSH_COMMAND, proxies), never a prompt.
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
     )
 
 

@@ -105,6 +105,22 @@ def test_stages_exactly_the_commit_without_git_metadata(
     assert [p.name for p in (context / "extensions").iterdir() if not p.name.startswith(".")] == ["tool"]
 
 
+def test_git_runs_with_the_users_environment(
+    upstream: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HOME's git config (here a url rewrite, as for credentials or mirrors) reaches git."""
+    repo, first, _second = upstream
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f'[url "file://{repo}"]\n\tinsteadOf = https://git.invalid/tool\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    context = tmp_path / "image"
+    extension = ExtensionSpec("https://git.invalid/tool", first, "tool")
+    assert stage_extensions([extension], context, io.StringIO()) == ["tool"]
+    assert (context / "extensions" / "tool" / "install.py").read_text() == "print('v1')\n"
+
+
 def test_a_second_run_skips_work_done_and_a_new_ref_restages(
     upstream: tuple[Path, str, str], tmp_path: Path
 ) -> None:
