@@ -22,6 +22,7 @@ from tests.image.docker_env import Docker
 from tests.paths import REPO_ROOT
 
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+STANDIN_WORKER = STANDIN_DIR / "salad-http-job-queue-worker"  # executable; also baked by test_image_build
 FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
 ROOTFS_TAG = "salad-sd-test/debian-rootfs:bookworm-python3-pip-socat-jq-rsync-1"
 STANDIN_REPOSITORY = "salad-sd-test/a1111-standin"

@@ -28,11 +28,11 @@ from components.program.stack_config import PROBE_DEFAULTS
 from tests.fakes.waiting import wait_until
 from tests.image.conftest import bench
 from tests.image.docker_env import missing_tools
+from tests.image.standin import FAKE_WEBUI, STANDIN_WORKER
 from tests.net import answers_ping, free_port, get_json
 from tests.paths import REPO_ROOT
 
 ENTRYPOINT = REPO_ROOT / "image" / "entrypoint.sh"
-FAKE_WEBUI = REPO_ROOT / "tests" / "fakes" / "fake_webui.py"
 
 pytestmark = pytest.mark.skipif(
     bool(missing_tools(["bash", "socat"])),
@@ -357,32 +357,11 @@ def test_a_missing_checkpoint_stops_before_starting_anything(supervisors: Any) -
 
 # ---------------------------------------------------------------- the job-queue worker (third child)
 
-STANDIN_WORKER = """#!/usr/bin/env bash
-# Stand-in for salad-http-job-queue-worker: one job forwarded to the webui, then wait for more.
-set -euo pipefail
-"$PYTHON" - <<EOF
-import json, urllib.request
-r = urllib.request.Request("http://127.0.0.1:$WEBUI_PORT/sdapi/v1/txt2img",
-    data=json.dumps({"prompt": "job", "steps": 1, "width": 16, "height": 16}).encode(),
-    headers={"Content-Type": "application/json"})
-images = json.loads(urllib.request.urlopen(r, timeout=10).read())["images"]
-open("$WORKER_LOG", "a").write(f"job done: {len(images)} image(s)\\n")
-EOF
-while :; do sleep 1; done
-"""
-
-
-def _worker(tmp_path: Path) -> Path:
-    script = tmp_path / "salad-http-job-queue-worker"
-    script.write_text(STANDIN_WORKER)
-    script.chmod(0o755)
-    return script
-
 
 def test_the_queue_worker_runs_as_a_third_child_in_queue_mode(supervisors: Any, tmp_path: Path) -> None:
     worker_log = tmp_path / "worker.log"
     supervisor = supervisors(
-        SALAD_SD_QUEUE_WORKER="1", QUEUE_WORKER_CMD=str(_worker(tmp_path)), WORKER_LOG=str(worker_log)
+        SALAD_SD_QUEUE_WORKER="1", QUEUE_WORKER_CMD=str(STANDIN_WORKER), WORKER_LOG=str(worker_log)
     )
     wait_until(worker_log.exists, timeout=15, interval=0.05, message="the stand-in worker's job")
     assert worker_log.read_text() == "job done: 1 image(s)\n"
@@ -396,7 +375,7 @@ def test_the_queue_worker_runs_as_a_third_child_in_queue_mode(supervisors: Any, 
 
 def test_no_queue_worker_without_queue_mode(supervisors: Any, tmp_path: Path) -> None:
     worker_log = tmp_path / "worker.log"
-    supervisor = supervisors(QUEUE_WORKER_CMD=str(_worker(tmp_path)), WORKER_LOG=str(worker_log))
+    supervisor = supervisors(QUEUE_WORKER_CMD=str(STANDIN_WORKER), WORKER_LOG=str(worker_log))
     wait_until(supervisor.pings, timeout=15, interval=0.05, message="ping through socat")
     assert len(supervisor.children()) == 2  # webui and bridge
     assert not worker_log.exists()
@@ -425,7 +404,7 @@ def test_a_signal_at_any_moment_of_start_up_stops_everything(supervisors: Any, t
         "SETUP_SECONDS": "0.15",
         "FAKE_WEBUI_LOAD_SECONDS": "0.3",
         "SALAD_SD_QUEUE_WORKER": "1",
-        "QUEUE_WORKER_CMD": str(_worker(tmp_path)),
+        "QUEUE_WORKER_CMD": str(STANDIN_WORKER),
         "WORKER_LOG": str(tmp_path / "worker.log"),
         "STOP_GRACE_SECONDS": "10",
     }

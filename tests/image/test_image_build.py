@@ -32,10 +32,7 @@ from tests.image.conftest import (
     install_py,
 )
 from tests.image.docker_env import Docker
-from tests.image.standin import ensure_rootfs
-from tests.paths import REPO_ROOT
-
-STANDIN_WORKER = REPO_ROOT / "tests" / "image" / "standin" / "salad-http-job-queue-worker"
+from tests.image.standin import STANDIN_WORKER, ensure_rootfs
 
 
 def context_like(built: BuiltImage, destination: Path, **changes: object) -> tuple[Path, ModelImageArgs]:
