@@ -17,6 +17,7 @@ from pathlib import Path
 
 from components.model_image.fetch import human_size, load_image_section
 from components.model_image.models import ModelError
+from components.model_image.naming import image_name
 
 GROUPS = ("base", "extensions", "models", "ours")
 FIRST_OWN_STEP = "/docker/salad/check_base.sh"  # the Dockerfile's first instruction after FROM
@@ -67,12 +68,12 @@ def describe(sizes: dict[str, int]) -> str:
 
 
 def built_image(stack: str, config_path: Path) -> str | None:
-    """The local name of the image `pulumi up` builds for a stack (`repository:tag`, the tag defaulting to
-    the stack's name, as ModelImage does); None in `ref` mode, where nothing is built."""
+    """The local name of the image `pulumi up` builds for a stack (components.model_image.naming, as
+    ModelImage names it); None in `ref` mode, where nothing is built."""
     image = load_image_section(config_path)
     if image.get("ref") is not None or not image.get("repository"):
         return None
-    return f"{image['repository']}:{image.get('tag') or stack}"
+    return image_name(image["repository"], image.get("tag"), stack)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from components.model_image.models import (
     stray_files,
     verify_models,
 )
+from components.model_image.naming import image_name
 from components.model_image.queue_worker import QueueWorkerSpec
 
 DEFAULT_BASE_IMAGE = "saladtechnologies/a1111:ipv6-v1.9.4"
@@ -151,7 +152,7 @@ class ModelImage(pulumi.ComponentResource):
             )
         return docker.Image(
             f"{name}-image",
-            image_name=_maybe_secret(f"{args.repository}:{args.tag or pulumi.get_stack()}", args.secret),
+            image_name=_maybe_secret(image_name(args.repository, args.tag, pulumi.get_stack()), args.secret),
             build=docker.DockerBuildArgs(
                 context=args.context_dir,
                 dockerfile=f"{args.context_dir}/Dockerfile",
