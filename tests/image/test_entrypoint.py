@@ -250,7 +250,8 @@ def test_the_bridge_opens_only_once_a_txt2img_works(supervisors: Any) -> None:
     quick = time.monotonic()
     with urllib.request.urlopen(request, timeout=5) as response:
         assert json.loads(response.read())["images"]
-    assert time.monotonic() - quick < 1.0
+    # What matters: the request did not wait for a model load (a loaded machine may still be slow).
+    assert time.monotonic() - quick < load_seconds / 2
     bench("startup probe through the bridge, 4 s fake model load", f"passed after {waited:.1f} s")
 
 
