@@ -2,7 +2,8 @@
 # Supervisor for AUTOMATIC1111 on SaladCloud, the image's ENTRYPOINT: PID 1 from the container's first
 # instant. In order, each child in its own process group:
 #   1. the base image's own setup, `$BASE_ENTRYPOINT true` (config write, /data links, every
-#      extension's install.py, then `exec "$@"`, i.e. `true`);
+#      extension's install.py, then `exec "$@"`, i.e. `true`); processes it leaves running (a daemon
+#      from startup.sh) get SIGTERM, then SIGKILL after STOP_GRACE_SECONDS;
 #   2. the webui, `$WEBUI_CMD --listen --port $WEBUI_PORT --api --no-download-sd-model [--xformers]
 #      [--ckpt <checkpoint>] $CLI_ARGS $WEBUI_EXTRA_ARGS`, with the warm-up beside it: a 1-step 64x64
 #      txt2img on 127.0.0.1:$WEBUI_PORT, retried until it answers an image;
@@ -45,11 +46,9 @@ group_alive() {
   done
   return 1
 }
-stop_children() {
-  # The job table as well as `groups`: a signal may arrive after a fork and before `$!` is stored.
-  local listed all=() group grace=${STOP_GRACE_SECONDS:-10}
-  mapfile -t listed < <(jobs -p)
-  all=("${groups[@]}" "${listed[@]}")
+# stop_groups GROUP...: SIGTERM to each process group, SIGKILL to those left after STOP_GRACE_SECONDS.
+stop_groups() {
+  local all=("$@") group grace=${STOP_GRACE_SECONDS:-10}
   ((${#all[@]} == 0)) && return 0
   for group in "${all[@]}"; do kill -TERM -- "-$group" 2>/dev/null; done
   local ticks=$((grace * 10)) # tenths of a second
@@ -64,6 +63,13 @@ stop_children() {
     fi
     sleep 0.1
   done
+  return 0
+}
+stop_children() {
+  # The job table as well as `groups`: a signal may arrive after a fork and before `$!` is stored.
+  local listed
+  mapfile -t listed < <(jobs -p)
+  stop_groups "${groups[@]}" "${listed[@]}"
   wait 2>/dev/null
   return 0
 }
@@ -174,8 +180,9 @@ if [ -n "$base_entrypoint" ]; then
   fi
   setup_group=${groups[0]}
   if group_alive "$setup_group"; then
+    # E.g. a daemon started by /data/config/auto/startup.sh: they do not survive (image/README.md).
     log "the base image's setup left processes running; stopping them"
-    kill -KILL -- "-$setup_group" 2>/dev/null
+    stop_groups "$setup_group"
   fi
   groups=()
 fi

@@ -304,6 +304,51 @@ def test_the_base_setup_runs_first_as_a_child(supervisors: Any, tmp_path: Path) 
     assert out.index("running the base image's setup") < out.index("starting webui")
 
 
+# A setup that leaves a daemon behind, as a startup.sh with `cmd &` would: it says "ready", then on
+# SIGTERM says "TERM" and exits, or (LEFTOVER_IGNORES_TERM=1) ignores SIGTERM.
+LEAVING_SETUP = """#!/usr/bin/env bash
+set -Eeuo pipefail
+"$PYTHON" -c '
+import os, signal, sys, time
+def on_term(*_):
+    open(sys.argv[1], "a").write("TERM\\n")
+    sys.exit(0)
+ignore = os.environ.get("LEFTOVER_IGNORES_TERM") == "1"
+signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore else on_term)
+open(sys.argv[1], "a").write("ready\\n")
+time.sleep(60)
+' "$LEFTOVER_LOG" &
+while [ ! -s "$LEFTOVER_LOG" ]; do sleep 0.01; done
+exec "$@"
+"""
+
+
+@pytest.mark.parametrize("ignores_term", [False, True])
+def test_processes_left_by_the_base_setup_get_sigterm_then_sigkill(
+    supervisors: Any, tmp_path: Path, ignores_term: bool
+) -> None:
+    setup = tmp_path / "leaving-setup"
+    setup.write_text(LEAVING_SETUP)
+    setup.chmod(0o755)
+    leftover_log = tmp_path / "leftover.log"
+    supervisor = supervisors(
+        BASE_ENTRYPOINT=str(setup),
+        LEFTOVER_LOG=str(leftover_log),
+        LEFTOVER_IGNORES_TERM="1" if ignores_term else "0",
+        STOP_GRACE_SECONDS="1",
+    )
+    wait_until(supervisor.pings, timeout=20, interval=0.05, message="ping through socat")
+    # SIGTERM first: a daemon that handles it shuts down cleanly; one that ignores it is killed later.
+    assert leftover_log.read_text() == ("ready\n" if ignores_term else "ready\nTERM\n")
+    supervisor.process.send_signal(signal.SIGTERM)
+    code, out = supervisor.finish()
+    assert code == 143, out
+    assert "the base image's setup left processes running; stopping them" in out
+    assert ("sending SIGKILL" in out) == ignores_term
+    assert out.index("stopping them") < out.index("starting webui")
+    assert nothing_left(supervisor), session_processes(supervisor.process.pid)
+
+
 def test_a_failing_base_setup_stops_before_the_webui(supervisors: Any, tmp_path: Path) -> None:
     code, out = supervisors(
         BASE_ENTRYPOINT=str(_base_setup(tmp_path)), SETUP_LOG=str(tmp_path / "log"), SETUP_FAIL="1"
