@@ -1,5 +1,6 @@
-"""An image's size by layer group: base, extensions, models, ours (uncompressed, as `docker history`
-reports them). What a re-push uploads is only the changed groups; what a new Salad node downloads is
+"""An image's size by layer group (uncompressed, as `docker history` reports them): base, hf-cache (the
+Hugging Face files), extensions, worker (Salad's job-queue worker), models, and ours (the base check, the
+supervisor and its files). A re-push uploads the layers whose content changed; a new Salad node downloads
 every group, compressed.
 
     python -m components.model_image.layer_sizes IMAGE
@@ -19,10 +20,15 @@ from components.model_image.fetch import human_size, load_image_section
 from components.model_image.models import ModelError
 from components.model_image.naming import image_name
 
-GROUPS = ("base", "extensions", "models", "ours")
+GROUPS = ("base", "hf-cache", "extensions", "worker", "models", "ours")
 FIRST_OWN_STEP = "/docker/salad/check_base.sh"  # the Dockerfile's first instruction after FROM
 _MODEL_DIRS = ("/data/models/", "/data/embeddings/")
-_EXTENSION_MARKERS = ("/data/config/auto/extensions", "run_extension_installers")
+_MARKERS = (  # group -> what its steps' created_by names (both builders name the copied file's path)
+    ("hf-cache", ("warm_hf_cache",)),
+    ("extensions", ("/data/config/auto/extensions", "run_extension_installers")),
+    ("worker", ("install_queue_worker",)),
+    ("models", _MODEL_DIRS),
+)
 
 
 def group_sizes(layers: Iterable[tuple[int, str]]) -> dict[str, int]:
@@ -33,12 +39,9 @@ def group_sizes(layers: Iterable[tuple[int, str]]) -> dict[str, int]:
         own = own or FIRST_OWN_STEP in created_by
         if not own:
             group = "base"
-        elif any(marker in created_by for marker in _EXTENSION_MARKERS):
-            group = "extensions"
-        elif any(directory in created_by for directory in _MODEL_DIRS):
-            group = "models"
         else:
-            group = "ours"
+            found = (g for g, markers in _MARKERS if any(marker in created_by for marker in markers))
+            group = next(found, "ours")
         sizes[group] += size
     return sizes
 

@@ -199,6 +199,8 @@ def test_layer_groups_add_up_to_the_image(docker: Docker, built_image: BuiltImag
     assert sizes["models"] >= CHECKPOINT_BYTES + 64 * 1024
     assert 0 < sizes["extensions"] < 64 * 1024  # the probe extension and its small package
     assert 0 < sizes["ours"] < 256 * 1024
+    assert sizes["hf-cache"] < 16 * 1024  # WARM_HF_CACHE=0: its script only
+    assert sizes["worker"] < 16 * 1024  # no queueWorker: its install script only
     assert sizes["base"] == int(docker.inspect(built_image.args.base_image, "{{.Size}}"))
     bench("image by layer group", " ".join(describe(sizes).split()))
 

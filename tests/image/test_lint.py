@@ -63,15 +63,15 @@ def _first(instructions: list[str], prefix: str) -> int:
     return next(i for i, line in enumerate(instructions) if line.startswith(prefix))
 
 
-def test_layer_order_base_check_hf_extensions_models_worker_ours() -> None:
+def test_layer_order_base_check_hf_extensions_worker_models_ours() -> None:
     instructions = _instructions()[2:]
     steps = [
         _first(instructions, "COPY check_base.sh"),
         _first(instructions, "RUN /docker/salad/check_base.sh"),
         _first(instructions, "COPY warm_hf_cache.py"),
         _first(instructions, "COPY extensions/"),
-        _first(instructions, "COPY models/checkpoint/"),
         _first(instructions, "COPY install_queue_worker.py"),
+        _first(instructions, "COPY models/checkpoint/"),
         _first(instructions, "COPY refused-webui-flags.txt warm_up.py entrypoint.sh"),
     ]
     assert steps == sorted(steps) and steps[0] == 0, steps
@@ -84,8 +84,11 @@ def test_layer_order_base_check_hf_extensions_models_worker_ours() -> None:
         later
     )
     # Build args that change often are declared after the model layers, so they cannot invalidate them.
-    for arg in ("CHECKPOINT", "MODELS", "EXTENSIONS", "QUEUE_WORKER_URL"):
+    for arg in ("CHECKPOINT", "MODELS", "EXTENSIONS"):
         assert _first(instructions, f"ARG {arg}") > max(model_copies)
+    # The worker's args come after the extensions, so a new worker does not re-run their installs.
+    for arg in ("QUEUE_WORKER_URL", "QUEUE_WORKER_SHA256"):
+        assert _first(instructions, "RUN rm -rf /root/.cache") < _first(instructions, f"ARG {arg}")
     assert instructions[-2:] == ['ENTRYPOINT ["/docker/salad/entrypoint.sh"]', "CMD []"]
 
 

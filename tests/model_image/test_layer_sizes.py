@@ -19,32 +19,30 @@ HISTORY = [  # oldest first, as BuildKit records them
     ),
     (300, "COPY extensions/ /data/config/auto/extensions/ # buildkit"),
     (7000, "RUN |2 /bin/sh -c python /docker/salad/run_extension_installers.py /data/config/auto/extensions"),
+    (3000, "COPY install_queue_worker.py /docker/salad/install_queue_worker.py # buildkit"),
+    (9000, "RUN |4 /bin/sh -c python /docker/salad/install_queue_worker.py https://x y # buildkit"),
     (2_000_000, "COPY models/checkpoint/ /data/models/Stable-diffusion/ # buildkit"),
     (4000, "COPY dir:0f3 in /data/embeddings/ "),  # the classic builder names the destination only
-    (9000, "RUN |4 /bin/sh -c python /docker/salad/install_queue_worker.py https://x y # buildkit"),
     (10449, "COPY refused-webui-flags.txt warm_up.py entrypoint.sh /docker/salad/ # buildkit"),
     (0, "ENV PORT=7860"),
 ]
 
 
-def test_layers_are_grouped_base_extensions_models_ours() -> None:
+def test_layers_are_grouped_base_hf_cache_extensions_worker_models_ours() -> None:
     assert group_sizes(HISTORY) == {
         "base": 150,
+        "hf-cache": 2000,
         "extensions": 7300,
+        "worker": 3000 + 9000,
         "models": 2_004_000,
-        "ours": 1460 + 2000 + 9000 + 10449,
+        "ours": 1460 + 10449,
     }
 
 
 def test_description_names_every_group_and_the_total() -> None:
-    text = describe({"base": 5 * 1024**3, "extensions": 3 * 1024, "models": 2 * 1024**3, "ours": 10})
-    assert [line.split()[0] for line in text.splitlines()] == [
-        "base",
-        "extensions",
-        "models",
-        "ours",
-        "total",
-    ]
+    sizes = {"base": 5 * 1024**3, "hf-cache": 0, "extensions": 3 * 1024, "worker": 0, "models": 2 * 1024**3}
+    text = describe({**sizes, "ours": 10})
+    assert [line.split()[0] for line in text.splitlines()] == [*sizes, "ours", "total"]
     assert "7.0 GB (uncompressed)" in text
 
 
