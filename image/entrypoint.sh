@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Supervisor for AUTOMATIC1111 on SaladCloud, the image's ENTRYPOINT: PID 1 from the container's first
-# instant. In order, each child in its own process group:
+# Supervisor for AUTOMATIC1111 on SaladCloud, the image's ENTRYPOINT: PID 1 from the container's start,
+# its traps set before anything else. In order, each child in its own process group:
 #   1. the base image's own setup, `$BASE_ENTRYPOINT true` (config write, /data links, every
 #      extension's install.py, then `exec "$@"`, i.e. `true`); processes it leaves running (a daemon
 #      from startup.sh) get SIGTERM, then SIGKILL after STOP_GRACE_SECONDS;
@@ -11,8 +11,10 @@
 #      127.0.0.1:$WEBUI_PORT, so Salad's probes and the gateway reach the webui only when it can
 #      generate; and with SALAD_SD_QUEUE_WORKER=1, Salad's job-queue worker.
 # When any child exits, the others are stopped and the container exits non-zero, so Salad restarts or
-# reallocates it. SIGTERM/SIGINT, whenever they come, stop every process group (SIGKILL after
-# STOP_GRACE_SECONDS) and exit 143/130.
+# reallocates it. SIGTERM/SIGINT, whenever they come once the traps are set, stop every process group
+# (SIGKILL after STOP_GRACE_SECONDS) and exit 143/130. Before that, during the few milliseconds of bash's
+# own start-up, PID 1 has no handler and the kernel drops those signals (docker stop then waits for its
+# SIGKILL): a window no script can close.
 #
 # Environment:
 #   PORT (7860)                public port (Salad's gateway and probes)
