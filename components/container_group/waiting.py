@@ -146,8 +146,9 @@ def _watch_failures(
     """Feeds the event watch; failure events count when of the awaited version (see Target)."""
     if watch is None or seen.group is None:
         return
-    # A versioned update awaits any version above the one before it; a create awaits the group's version;
-    # other updates keep the version, so any instance failing after the wait began counts.
+    # A versioned update awaits any version above the one before it; a hardware update may keep instances
+    # on the old version, so any instance failing after the wait began counts; a create or an unversioned
+    # update awaits the group's own version.
     exact = seen.group.get("version") if target.newer_than is None and target.settle is False else None
     try:
         watch.observe(

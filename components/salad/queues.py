@@ -6,6 +6,7 @@ request was sent): a job whose answer was lost may exist, and submitting it agai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -22,16 +23,7 @@ class QueueCalls:
 
     _create_session: requests.Session
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: JsonObject | None = None,
-        merge_patch: bool = False,
-        session: requests.Session | None = None,
-    ) -> JsonObject:
-        raise NotImplementedError
+    _call: Callable[..., JsonObject]  # SaladClient._call: method, path, json_body, merge_patch, session
 
     # queues
 

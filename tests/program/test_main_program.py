@@ -14,6 +14,7 @@ import yaml
 import components.model_image.resource
 from components.container_group.provider_base import PROVIDER_KEY
 from tests.paths import REPO_ROOT, STACK_FILES
+from tests.program.stack_files import with_worker_checksum
 from tests.pulumi_mocks import IMAGE_TYPE, RecordingMocks, install_mocks
 
 GROUP_TYPE = "pulumi-python:dynamic/salad:ContainerGroup"
@@ -38,21 +39,13 @@ def stack_config(path: Path) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
 
 
-def with_worker_checksum(config: dict[str, str]) -> dict[str, str]:
-    """The stack's config as a user has it once the queue worker's placeholder sha256 is filled in."""
-    image = json.loads(config.get("salad-sd:image", "{}"))
-    worker = image.get("queueWorker")
-    if isinstance(worker, dict) and set(str(worker.get("sha256"))) == {"0"}:
-        image["queueWorker"] = {**worker, "sha256": "ab" * 32}
-        config = {**config, "salad-sd:image": json.dumps(image)}
-    return config
-
-
 def run_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingMocks, dict[str, Any]]:
     stack = path.name.split(".")[1]
     mocks = RecordingMocks(EXTRA_OUTPUTS)
     install_mocks(mocks, stack=stack)
-    config = {**with_worker_checksum(stack_config(path)), "salad:apiKey": "salad-key-for-the-program-test"}
+    config = {**stack_config(path), "salad:apiKey": "salad-key-for-the-program-test"}
+    if "salad-sd:image" in config:
+        config["salad-sd:image"] = json.dumps(with_worker_checksum(json.loads(config["salad-sd:image"])))
     pulumi.runtime.set_all_config(config, secret_keys=["salad:apiKey"])
     # The models are multi-GB downloads: the wiring test stands in for their verification.
     monkeypatch.setattr(components.model_image.resource, "check_build_context", lambda _args: None)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from components.container_group.validation import show
 from components.model_image.extensions import ExtensionSpec, check_extensions
-from components.model_image.models import ModelConfigError, ModelSpec, check_models, no_checkpoint_problem
+from components.model_image.models import (
+    ModelConfigError,
+    ModelSpec,
+    check_models,
+    no_checkpoint_problem,
+)
 from components.model_image.queue_worker import QueueWorkerSpec, parse_queue_worker
 from components.program.stack_config.keys import BUILD_ONLY_IMAGE_KEYS, IMAGE, IMAGE_KEYS, REGISTRY_KEYS
 from components.program.stack_config.model import ImageConfig, RegistryConfig
 from components.program.stack_config.problems import Problems
+
+Item = TypeVar("Item")
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
@@ -123,16 +130,7 @@ def _registry(raw: Any, problems: Problems) -> tuple[RegistryConfig | None, dict
 
 
 def _models(raw: Any, problems: Problems) -> tuple[ModelSpec, ...]:
-    where = f"{IMAGE}.models"
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        problems.add(f"{where} must be a list of {{file, kind, url, sha256}} objects, got {show(raw)}")
-        return ()
-    models, found = check_models(raw, where)
-    for problem in found:
-        problems.add(problem)
-    return tuple(models)
+    return _config_list(raw, f"{IMAGE}.models", check_models, "{file, kind, url, sha256}", problems)
 
 
 def _has_problem(problems: Problems, key: str) -> bool:
@@ -140,16 +138,26 @@ def _has_problem(problems: Problems, key: str) -> bool:
 
 
 def _extensions(raw: Any, problems: Problems) -> tuple[ExtensionSpec, ...]:
-    where = f"{IMAGE}.extensions"
+    return _config_list(raw, f"{IMAGE}.extensions", check_extensions, "{url, ref, name}", problems)
+
+
+def _config_list(
+    raw: Any,
+    where: str,
+    check: Callable[[Sequence[object], str], tuple[list[Item], list[str]]],
+    shape: str,
+    problems: Problems,
+) -> tuple[Item, ...]:
+    """A list of `shape` objects through its `check_*`; every problem is added (None = empty)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        problems.add(f"{where} must be a list of {{url, ref, name}} objects, got {show(raw)}")
+        problems.add(f"{where} must be a list of {shape} objects, got {show(raw)}")
         return ()
-    extensions, found = check_extensions(raw, where)
+    items, found = check(raw, where)
     for problem in found:
         problems.add(problem)
-    return tuple(extensions)
+    return tuple(items)
 
 
 def _queue_worker(raw: Any, problems: Problems) -> QueueWorkerSpec | None:

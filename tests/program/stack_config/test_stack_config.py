@@ -22,6 +22,7 @@ from components.program.stack_config.deployment import build_deployment
 from components.program.stack_config.keys import config_key
 from components.program.stack_config.problems import Problems
 from tests.paths import REPO_ROOT, STACK_FILES
+from tests.program.stack_files import with_worker_checksum
 
 SECRET = "hunter2-registry-password-DO-NOT-ECHO"
 API_KEY = "salad-api-key-DO-NOT-STORE"
@@ -68,11 +69,9 @@ def stack_file(path: Path) -> tuple[str, dict[str, Any], Any, Any]:
 
 def load_stack_file(path: Path) -> StackConfig:
     """load_stack_config of a Pulumi.<stack>.yaml, as the program loads it once the user has filled in the
-    queue worker's placeholder sha256 (the shipped placeholder itself is refused: see the test below)."""
+    queue worker's placeholder sha256."""
     stack, salad, image, deployment = stack_file(path)
-    worker = (image or {}).get("queueWorker")
-    if isinstance(worker, dict) and set(str(worker.get("sha256"))) == {"0"}:
-        image = {**image, "queueWorker": {**worker, "sha256": "ab" * 32}}
+    image = with_worker_checksum(image)
     return load_stack_config(stack=stack, salad=salad, image=image, deployment=deployment)
 
 
